@@ -1,0 +1,319 @@
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { Decoder, Encoder } from './codec.js';
+import {
+  ConnectionClosedError,
+  EncodeError,
+  FrameTooLargeError,
+  ProtocolError,
+  ProtosocketError,
+  QueueFullError,
+  ReactorError,
+} from './errors.js';
+import { FrameReader, INCOMPLETE } from './frame-reader.js';
+import { type ConnectionLimits, type ResolvedLimits, type SocketOptions, resolveLimits } from './options.js';
+import { OutboundBuffer } from './outbound-buffer.js';
+
+/**
+ * Receives a connection's inbound messages. `onMessage` runs synchronously, in arrival order,
+ * once per decoded message; the reactor's state is its own (one reactor per connection).
+ * A throw destroys the connection with `ERR_REACTOR`.
+ */
+export interface Reactor<In> {
+  onMessage(message: In): void;
+  /** Called once when the connection has closed; `reason` is undefined for a clean close. */
+  onClose?(reason: Error | undefined): void;
+}
+
+export type ReactorFactory<In, Out> = (connection: Connection<In, Out>) => Reactor<In>;
+
+export interface ConnectionOptions<In, Out> extends SocketOptions {
+  encoder: Encoder<Out>;
+  decoder: Decoder<In>;
+  reactor: ReactorFactory<In, Out>;
+  limits?: ConnectionLimits;
+}
+
+/**
+ *   OPEN ──close()──> CLOSING ──socket closed──> CLOSED
+ *     └──────────destroy(err) / error / reset──────┘
+ *
+ * OPEN: sends and receives. CLOSING: `send` refuses; what was queued is written, then the
+ * stream is ended; inbound messages are still delivered. CLOSED: final.
+ */
+export type ConnectionState = 'open' | 'closing' | 'closed';
+
+export interface ConnectionEvents {
+  /** Queued bytes fell back under the high-water mark after `send` returned false. */
+  drain: [];
+  close: [reason: Error | undefined];
+}
+
+/**
+ * A framed, message-oriented connection over any byte stream (TCP, TLS, Unix socket, or an
+ * in-memory Duplex in tests).
+ *
+ * Outbound: `send` encodes into a batch; the first send of a tick schedules one flush on
+ * `process.nextTick`, so everything sent in that tick leaves in one write (one `writev` when
+ * large payloads are referenced). A batch over `flushBytes` flushes at once. While the socket
+ * reports backpressure the batch keeps growing in our buffer (still counted and capped) and
+ * is written on the socket's `drain`.
+ *
+ * Inbound: chunks go through a `FrameReader`; messages reach the reactor synchronously.
+ * `pauseReading` stops delivery between two messages and stops reading the socket, so TCP
+ * pushes back on the peer.
+ */
+export class Connection<In = unknown, Out = unknown> extends EventEmitter<ConnectionEvents> {
+  readonly limits: ResolvedLimits;
+  /** Resolves once closed, with the reason (undefined when clean). Never rejects. */
+  readonly closed: Promise<Error | undefined>;
+
+  private _state: ConnectionState = 'open';
+  private readonly socket: Duplex;
+  private readonly encoder: Encoder<Out>;
+  private readonly reader: FrameReader<In>;
+  private readonly reactor: Reactor<In>;
+  private readonly out = new OutboundBuffer();
+  private flushScheduled = false;
+  private socketBlocked = false;
+  private drainWanted = false;
+  private readPaused = false;
+  private closeReason: Error | undefined;
+  private resolveClosed!: (reason: Error | undefined) => void;
+  private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  constructor(socket: Duplex, options: ConnectionOptions<In, Out>) {
+    super();
+    this.socket = socket;
+    this.limits = resolveLimits(options.limits);
+    this.encoder = options.encoder;
+    this.reader = new FrameReader(options.decoder, this.limits.maxFrameBytes);
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    configureSocket(socket, options);
+
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('drain', () => this.onSocketDrain());
+    socket.on('error', (err: Error) => this.destroy(err));
+    socket.on('close', () => this.onSocketClose());
+
+    this.reactor = options.reactor(this);
+    if (socket.destroyed) this.destroy(new ConnectionClosedError('socket was already destroyed'));
+  }
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  /** Bytes waiting to be written: this tick's batch plus the socket's own buffer. */
+  get queuedBytes(): number {
+    return this.out.length + this.socket.writableLength;
+  }
+
+  /** False once queued bytes reach the high-water mark; `waitForDrain` tells when to go on. */
+  get writable(): boolean {
+    return this._state === 'open' && this.queuedBytes < this.limits.highWaterMark;
+  }
+
+  get remoteAddress(): string | undefined {
+    return (this.socket as { remoteAddress?: string }).remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return (this.socket as { remotePort?: number }).remotePort;
+  }
+
+  /** The underlying stream, for options this class does not cover. */
+  unwrap(): Duplex {
+    return this.socket;
+  }
+
+  /**
+   * Queues `message` for this tick's batch. Returns whether queued bytes are still under the
+   * high-water mark. Throws `ERR_CONNECTION_CLOSED` unless open, `ERR_QUEUE_FULL` at the
+   * queue cap, `ERR_ENCODE` if the encoder throws and `ERR_FRAME_TOO_LARGE` for a frame over
+   * `maxFrameBytes`; after a throw nothing of the message is queued.
+   */
+  send(message: Out): boolean {
+    if (this._state !== 'open') throw new ConnectionClosedError(`cannot send: connection is ${this._state}`, { cause: this.closeReason });
+    const queued = this.queuedBytes;
+    if (queued >= this.limits.maxQueuedBytes) throw new QueueFullError(queued, this.limits.maxQueuedBytes);
+
+    const out = this.out;
+    out.mark();
+    try {
+      this.encoder.encode(message, out);
+    } catch (err) {
+      out.rewind();
+      throw err instanceof ProtosocketError ? err : new EncodeError(err);
+    }
+    const frameBytes = out.sinceMark();
+    if (frameBytes > this.limits.maxFrameBytes) {
+      out.rewind();
+      throw new FrameTooLargeError(frameBytes, this.limits.maxFrameBytes, 'outbound');
+    }
+
+    if (out.length >= this.limits.flushBytes) {
+      this.flush();
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushOnTick, this);
+    }
+    if (this.queuedBytes < this.limits.highWaterMark) return true;
+    this.drainWanted = true;
+    return false;
+  }
+
+  /** Resolves when queued bytes are under the high-water mark; rejects if the connection closes first. */
+  waitForDrain(): Promise<void> {
+    if (this._state !== 'open') return Promise.reject(new ConnectionClosedError('connection closed', { cause: this.closeReason }));
+    if (this.queuedBytes < this.limits.highWaterMark) return Promise.resolve();
+    this.drainWanted = true;
+    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Stops delivering messages (after the current one) and stops reading the socket. */
+  pauseReading(): void {
+    if (this.readPaused) return;
+    this.readPaused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.readPaused) return;
+    this.readPaused = false;
+    if (this._state === 'closed') return;
+    this.socket.resume();
+    // Deliver what was buffered while paused, outside the caller's stack (it may be a reactor).
+    process.nextTick(() => this.deliver());
+  }
+
+  get readingPaused(): boolean {
+    return this.readPaused;
+  }
+
+  /**
+   * Graceful: refuses new sends, writes everything queued, then ends the stream. Resolves
+   * when the connection is closed. Idempotent.
+   */
+  close(): Promise<Error | undefined> {
+    if (this._state === 'open') {
+      this._state = 'closing';
+      this.flush();
+      this.endIfFlushed();
+    }
+    return this.closed;
+  }
+
+  /** Abortive: drops what is queued and closes at once, with `reason`. Idempotent. */
+  destroy(reason?: Error): void {
+    if (this._state === 'closed' || this.socket.destroyed) {
+      this.closeReason ??= reason;
+      return;
+    }
+    this.closeReason ??= reason;
+    this._state = 'closing';
+    this.out.take();
+    this.socket.destroy();
+  }
+
+  /** Writes the current batch now. Called on the tick after the first send, or early when full. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.socketBlocked || this.out.length === 0 || this.socket.destroyed) return;
+    const segments = this.out.take();
+    let accepted: boolean;
+    if (segments.length === 1) {
+      accepted = this.socket.write(segments[0]);
+    } else {
+      // Corked writes reach the socket as one writev.
+      this.socket.cork();
+      accepted = true;
+      for (const segment of segments) accepted = this.socket.write(segment);
+      this.socket.uncork();
+    }
+    if (!accepted) this.socketBlocked = true;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.reader.push(chunk);
+    this.deliver();
+  }
+
+  private deliver(): void {
+    const reader = this.reader;
+    while (!this.readPaused && this._state !== 'closed' && !this.socket.destroyed) {
+      let message: In | typeof INCOMPLETE;
+      try {
+        message = reader.read();
+      } catch (err) {
+        this.destroy(err instanceof Error ? err : new ProtocolError(String(err)));
+        return;
+      }
+      if (message === INCOMPLETE) return;
+      try {
+        this.reactor.onMessage(message);
+      } catch (err) {
+        this.destroy(new ReactorError(err));
+        return;
+      }
+    }
+  }
+
+  private onEnd(): void {
+    // The peer finished sending. Finish our side too, after what is queued.
+    if (this._state === 'open') this._state = 'closing';
+    this.flush();
+    this.endIfFlushed();
+  }
+
+  private onSocketDrain(): void {
+    this.socketBlocked = false;
+    this.flush();
+    this.endIfFlushed();
+    if (this.drainWanted && this.queuedBytes < this.limits.highWaterMark && this._state === 'open') {
+      this.drainWanted = false;
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const waiter of waiters) waiter.resolve();
+      this.emit('drain');
+    }
+  }
+
+  private endIfFlushed(): void {
+    if (this._state === 'closing' && this.out.length === 0 && !this.socketBlocked && !this.socket.writableEnded) {
+      this.socket.end();
+    }
+  }
+
+  private onSocketClose(): void {
+    if (this._state === 'closed') return;
+    this._state = 'closed';
+    this.reader.clear();
+    this.out.take();
+    const reason = this.closeReason;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const waiter of waiters) waiter.reject(new ConnectionClosedError('connection closed', { cause: reason }));
+    try {
+      this.reactor.onClose?.(reason);
+    } finally {
+      this.emit('close', reason);
+      this.resolveClosed(reason);
+    }
+  }
+}
+
+function flushOnTick(connection: Connection<unknown, unknown>): void {
+  connection.flush();
+}
+
+function configureSocket(socket: Duplex, options: SocketOptions): void {
+  const tcp = socket as Partial<{
+    setNoDelay(noDelay: boolean): void;
+    setKeepAlive(enable: boolean, initialDelay?: number): void;
+  }>;
+  tcp.setNoDelay?.(options.noDelay ?? true);
+  const keepAlive = options.keepAlive ?? false;
+  if (keepAlive !== false) tcp.setKeepAlive?.(true, keepAlive === true ? 0 : keepAlive);
+}

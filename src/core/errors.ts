@@ -1,0 +1,84 @@
+/**
+ * Every error this package raises is a `ProtosocketError` with a stable string `code`.
+ * Match on `err.code`, never on the message text. The README lists every code.
+ */
+export class ProtosocketError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An inbound frame announced more bytes than `maxFrameBytes`, or an outbound message encoded to more. */
+export class FrameTooLargeError extends ProtosocketError {
+  static readonly code = 'ERR_FRAME_TOO_LARGE';
+  readonly size: number;
+  readonly limit: number;
+
+  constructor(size: number, limit: number, direction: 'inbound' | 'outbound') {
+    super(FrameTooLargeError.code, `${direction} frame of ${size} bytes exceeds maxFrameBytes (${limit})`);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** The peer sent bytes that can never become a valid frame, or broke a protocol rule. */
+export class ProtocolError extends ProtosocketError {
+  static readonly code = 'ERR_PROTOCOL';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ProtocolError.code, message, options);
+  }
+}
+
+/** The connection is closed (or closing) and cannot carry the operation; `cause` holds why it closed. */
+export class ConnectionClosedError extends ProtosocketError {
+  static readonly code = 'ERR_CONNECTION_CLOSED';
+
+  constructor(message = 'connection closed', options?: { cause?: unknown }) {
+    super(ConnectionClosedError.code, message, options);
+  }
+}
+
+/** `send` was refused because the outbound queue already holds `maxQueuedBytes`. */
+export class QueueFullError extends ProtosocketError {
+  static readonly code = 'ERR_QUEUE_FULL';
+
+  constructor(queued: number, limit: number) {
+    super(QueueFullError.code, `outbound queue holds ${queued} bytes, at or above maxQueuedBytes (${limit})`);
+  }
+}
+
+/** The encoder threw while encoding an outbound message; nothing of that message was queued. */
+export class EncodeError extends ProtosocketError {
+  static readonly code = 'ERR_ENCODE';
+
+  constructor(cause: unknown) {
+    super(EncodeError.code, `encoder failed: ${describe(cause)}`, { cause });
+  }
+}
+
+/** The reactor threw while handling an inbound message; the connection is destroyed with this error. */
+export class ReactorError extends ProtosocketError {
+  static readonly code = 'ERR_REACTOR';
+
+  constructor(cause: unknown) {
+    super(ReactorError.code, `reactor failed: ${describe(cause)}`, { cause });
+  }
+}
+
+/** Connecting did not complete within `connectTimeoutMs`. */
+export class ConnectTimeoutError extends ProtosocketError {
+  static readonly code = 'ERR_CONNECT_TIMEOUT';
+
+  constructor(timeoutMs: number) {
+    super(ConnectTimeoutError.code, `connect did not complete within ${timeoutMs} ms`);
+  }
+}
+
+export function describe(value: unknown): string {
+  return value instanceof Error ? value.message : String(value);
+}

@@ -1,0 +1,113 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Connection, type ConnectionOptions } from './connection.js';
+
+export interface ListenOptions<In, Out> extends ConnectionOptions<In, Out> {
+  /** TCP host to bind. Default 127.0.0.1. Ignored with `path`. */
+  host?: string;
+  /** TCP port; 0 picks a free one (read it back from `listener.port`). Default 0. */
+  port?: number;
+  /** A Unix socket path (or Windows pipe) instead of TCP. */
+  path?: string;
+  backlog?: number;
+  /** Serve TLS with these options (key/cert, ca + requestCert for client certificates). */
+  tls?: tls.TlsOptions;
+}
+
+export interface ListenerEvents<In, Out> {
+  connection: [connection: Connection<In, Out>];
+  /** A socket failed before it became a connection (for example a TLS handshake error). */
+  clientError: [error: Error];
+  error: [error: Error];
+}
+
+/** An accepting endpoint. Every accepted socket becomes a `Connection` with its own reactor. */
+export class Listener<In = unknown, Out = unknown> extends EventEmitter<ListenerEvents<In, Out>> {
+  private readonly live = new Set<Connection<In, Out>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly server: net.Server | tls.Server,
+    private readonly options: ListenOptions<In, Out>,
+  ) {
+    super();
+    const accept = (socket: net.Socket) => this.accept(socket);
+    if (server instanceof tls.Server) {
+      server.on('secureConnection', accept);
+      server.on('tlsClientError', (err: Error) => this.emit('clientError', err));
+    } else {
+      server.on('connection', accept);
+    }
+    server.on('error', (err: Error) => this.emit('error', err));
+  }
+
+  /** Open connections. */
+  get connections(): ReadonlySet<Connection<In, Out>> {
+    return this.live;
+  }
+
+  /** The bound TCP port (after `listen` resolved), or undefined for a Unix socket. */
+  get port(): number | undefined {
+    const address = this.server.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
+  }
+
+  address(): net.AddressInfo | string | null {
+    return this.server.address();
+  }
+
+  unwrap(): net.Server | tls.Server {
+    return this.server;
+  }
+
+  /**
+   * Stops accepting, closes every connection gracefully (queued frames are written) and
+   * resolves once all are closed. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      const stopped = new Promise<void>((done) => this.server.close(() => done()));
+      const connections = [...this.live].map((connection) => connection.close());
+      void Promise.all([stopped, ...connections]).then(() => resolve());
+    });
+    return this.closing;
+  }
+
+  /** Stops accepting and destroys every connection at once. */
+  destroy(reason?: Error): void {
+    if (this.server.listening) this.server.close();
+    for (const connection of this.live) connection.destroy(reason);
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const connection = new Connection(socket, this.options);
+    this.live.add(connection);
+    void connection.closed.then(() => this.live.delete(connection));
+    this.emit('connection', connection);
+  }
+}
+
+/** Binds a TCP, TLS or Unix-socket endpoint. Rejects if binding fails (for example EADDRINUSE). */
+export function listen<In, Out>(options: ListenOptions<In, Out>): Promise<Listener<In, Out>> {
+  const serverOptions = { allowHalfOpen: true, noDelay: options.noDelay ?? true };
+  const server = options.tls ? tls.createServer({ ...serverOptions, ...options.tls }) : net.createServer(serverOptions);
+  const listener = new Listener(server, options);
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    const onListening = () => {
+      server.off('error', onError);
+      resolve(listener);
+    };
+    if (options.path !== undefined) {
+      server.listen({ path: options.path, backlog: options.backlog }, onListening);
+    } else {
+      server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, backlog: options.backlog }, onListening);
+    }
+  });
+}

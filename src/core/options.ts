@@ -1,0 +1,45 @@
+/**
+ * Per-connection limits. Every limit has a default chosen so a bad or slow peer costs a
+ * bounded amount of memory; raise them deliberately.
+ */
+export interface ConnectionLimits {
+  /** Largest inbound frame accepted, checked from the header before the body is buffered. Also refuses larger outbound frames. Default 16 MiB. */
+  maxFrameBytes?: number;
+  /** `send` returns false once this many bytes are queued (batch + socket buffer). Default 1 MiB. */
+  highWaterMark?: number;
+  /** `send` throws `ERR_QUEUE_FULL` once this many bytes are queued. Default 64 MiB. */
+  maxQueuedBytes?: number;
+  /** A tick's batch is flushed early once it holds this many bytes. Default 128 KiB. */
+  flushBytes?: number;
+}
+
+export interface SocketOptions {
+  /** Disable Nagle's algorithm (frames leave at once; batching is done per tick). Default true. */
+  noDelay?: boolean;
+  /** TCP keepalive: false, true, or the initial delay in ms. Default false. */
+  keepAlive?: boolean | number;
+}
+
+export type ResolvedLimits = Required<ConnectionLimits>;
+
+export const DEFAULT_LIMITS: ResolvedLimits = Object.freeze({
+  maxFrameBytes: 16 * 1024 * 1024,
+  highWaterMark: 1024 * 1024,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  flushBytes: 128 * 1024,
+});
+
+export function resolveLimits(limits: ConnectionLimits | undefined): ResolvedLimits {
+  const resolved = { ...DEFAULT_LIMITS, ...definedOnly(limits) };
+  for (const [name, value] of Object.entries(resolved)) {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
+  }
+  return resolved;
+}
+
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

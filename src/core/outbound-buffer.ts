@@ -1,0 +1,168 @@
+/**
+ * Where encoders write outbound frames during one tick, until the connection flushes them.
+ *
+ * Small writes land in a shared scratch allocation, so many small frames leave as one buffer;
+ * byte payloads of at least `referenceThreshold` bytes are queued by reference (zero copy), so
+ * a tick's output is a short list of segments handed to one `writev`.
+ *
+ *   scratch: [ flushed ... | sealed segment | open segment ... pos | free ........ ]
+ *                          ^ already in `segments`  ^ segmentStart  ^ pos
+ *
+ * Invariant: bytes of `scratch` before `pos` are never rewritten once `take()` has returned
+ * them, except a frame header reserved by `beginFrame` and filled by `endFrame` before the
+ * frame's segments are taken.
+ */
+export class OutboundBuffer {
+  private scratch: Buffer;
+  private pos = 0;
+  private segmentStart = 0;
+  private segments: Uint8Array[] = [];
+  private queued = 0;
+
+  // The frame under construction (see beginFrame / endFrame).
+  private headerBuffer: Buffer | null = null;
+  private headerOffset = 0;
+  private bodyStart = 0;
+
+  // A rollback point (see mark / rewind).
+  private markScratch: Buffer;
+  private markPos = 0;
+  private markSegmentStart = 0;
+  private markSegments = 0;
+  private markQueued = 0;
+
+  constructor(
+    private readonly chunkBytes = 64 * 1024,
+    private readonly referenceThreshold = 16 * 1024,
+  ) {
+    this.scratch = Buffer.allocUnsafeSlow(chunkBytes);
+    this.markScratch = this.scratch;
+  }
+
+  /** Bytes written and not yet taken. */
+  get length(): number {
+    return this.queued;
+  }
+
+  writeUInt8(value: number): void {
+    this.reserve(1);
+    this.scratch[this.pos++] = value;
+    this.queued += 1;
+  }
+
+  writeUInt32BE(value: number): void {
+    this.reserve(4);
+    this.scratch.writeUInt32BE(value, this.pos);
+    this.pos += 4;
+    this.queued += 4;
+  }
+
+  /** Appends bytes. Large ones are queued by reference: the caller must not change them afterwards. */
+  writeBytes(bytes: Uint8Array): void {
+    const size = bytes.byteLength;
+    if (size >= this.referenceThreshold) {
+      this.seal();
+      this.segments.push(bytes);
+      this.queued += size;
+      return;
+    }
+    this.reserve(size);
+    this.scratch.set(bytes, this.pos);
+    this.pos += size;
+    this.queued += size;
+  }
+
+  /** Appends `text` as UTF-8 and returns the number of bytes written. */
+  writeUtf8(text: string): number {
+    // A UTF-16 code unit never takes more than 3 bytes in UTF-8, so this bound needs no scan.
+    const worstCase = text.length * 3;
+    let size: number;
+    if (worstCase <= this.scratch.length - this.pos) {
+      size = this.scratch.write(text, this.pos, 'utf8');
+    } else {
+      size = Buffer.byteLength(text, 'utf8');
+      if (size >= this.referenceThreshold) {
+        this.seal();
+        this.segments.push(Buffer.from(text, 'utf8'));
+        this.queued += size;
+        return size;
+      }
+      this.reserve(size);
+      this.scratch.write(text, this.pos, size, 'utf8');
+    }
+    this.pos += size;
+    this.queued += size;
+    return size;
+  }
+
+  /**
+   * Reserves `headerBytes` for a frame header whose content depends on the body's length.
+   * Write the body, then call `endFrame`. Frames do not nest.
+   */
+  beginFrame(headerBytes: number): void {
+    this.reserve(headerBytes);
+    this.headerBuffer = this.scratch;
+    this.headerOffset = this.pos;
+    this.pos += headerBytes;
+    this.queued += headerBytes;
+    this.bodyStart = this.queued;
+  }
+
+  /** Fills the reserved header via `writeHeader` and returns the body's length in bytes. */
+  endFrame(writeHeader: (buffer: Buffer, offset: number, bodyLength: number) => void): number {
+    const header = this.headerBuffer;
+    if (header === null) throw new Error('endFrame without beginFrame');
+    const bodyLength = this.queued - this.bodyStart;
+    writeHeader(header, this.headerOffset, bodyLength);
+    this.headerBuffer = null;
+    return bodyLength;
+  }
+
+  /** Remembers the current end, so a failed encode can be undone with `rewind`. */
+  mark(): void {
+    this.markScratch = this.scratch;
+    this.markPos = this.pos;
+    this.markSegmentStart = this.segmentStart;
+    this.markSegments = this.segments.length;
+    this.markQueued = this.queued;
+  }
+
+  /** Drops everything written since `mark`. */
+  rewind(): void {
+    this.scratch = this.markScratch;
+    this.pos = this.markPos;
+    this.segmentStart = this.markSegmentStart;
+    this.segments.length = this.markSegments;
+    this.queued = this.markQueued;
+    this.headerBuffer = null;
+  }
+
+  /** Bytes written since `mark`. */
+  sinceMark(): number {
+    return this.queued - this.markQueued;
+  }
+
+  /** Hands over every queued segment, in order, and empties the buffer. */
+  take(): Uint8Array[] {
+    this.seal();
+    const taken = this.segments;
+    this.segments = [];
+    this.queued = 0;
+    return taken;
+  }
+
+  private seal(): void {
+    if (this.pos > this.segmentStart) {
+      this.segments.push(this.scratch.subarray(this.segmentStart, this.pos));
+      this.segmentStart = this.pos;
+    }
+  }
+
+  private reserve(size: number): void {
+    if (this.scratch.length - this.pos >= size) return;
+    this.seal();
+    this.scratch = Buffer.allocUnsafeSlow(Math.max(size, this.chunkBytes));
+    this.pos = 0;
+    this.segmentStart = 0;
+  }
+}
