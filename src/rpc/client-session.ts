@@ -1,0 +1,240 @@
+import type { Connection, Reactor } from '../core/connection.js';
+import { ConnectionClosedError, ProtocolError } from '../core/errors.js';
+import type { CallObserver, CallOptions } from './call.js';
+import type { ReadThrottle } from './call-stream.js';
+import { ControlCode } from './control-code.js';
+import { CancelledError, DeadlineExceededError, RemoteError } from './errors.js';
+import { MAX_CALL_ID, type Metadata, type RpcFrame } from './frame.js';
+
+export type RpcConnection = Connection<RpcFrame, RpcFrame>;
+
+/** A call in flight: everything needed to settle it exactly once. */
+class PendingCall {
+  timer: NodeJS.Timeout | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly observer: CallObserver,
+  ) {}
+
+  /** Detaches timers and listeners; the caller then notifies the observer. */
+  release(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/**
+ * The client side of one RPC connection: allocates ids, matches replies to calls, and
+ * settles every call exactly once, by reply, error, cancel, deadline or connection loss.
+ *
+ * Frames that arrive for an id with no call in flight (a reply after a cancel, a second End)
+ * are dropped without error: ids are only reused after their call settled, and a late frame
+ * for a reused id is the price of never blocking on the server's acknowledgement.
+ */
+export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
+  private readonly calls = new Map<number, PendingCall>();
+  private nextId = 1;
+  private readonly pings = new Map<number, (rttMs: number) => void>();
+  private goingAway = false;
+  private congestion = 0;
+  private connection!: RpcConnection;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly defaultTimeoutMs: number,
+    /** Called when the server sends GoAway: the session then takes no new calls. */
+    private readonly onGoAway: (session: ClientSession) => void,
+  ) {}
+
+  /** Binds the session to its connection (called from the connection's reactor factory). */
+  attach(connection: RpcConnection): this {
+    this.connection = connection;
+    return this;
+  }
+
+  get conn(): RpcConnection {
+    return this.connection;
+  }
+
+  /** Takes new calls: open and not told to go away. */
+  get usable(): boolean {
+    return !this.goingAway && this.connection.state === 'open';
+  }
+
+  get inFlight(): number {
+    return this.calls.size;
+  }
+
+  /**
+   * Sends a request and routes its results to `observer`. Returns a function that cancels the
+   * call (sends Cancel, fails it with ERR_CANCELLED); it does nothing once the call settled.
+   */
+  start(pattern: string, data: unknown, observer: CallObserver, options: CallOptions | undefined): () => void {
+    const signal = options?.signal;
+    if (signal?.aborted) {
+      observer.error(new CancelledError('call aborted before it started', { cause: signal.reason }));
+      return noop;
+    }
+    const id = this.allocateId();
+    const call = new PendingCall(id, observer);
+    const timeoutMs = options?.timeoutMs ?? this.defaultTimeoutMs;
+    const frame: RpcFrame = { id, code: ControlCode.Normal, pattern, data, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, meta: options?.meta };
+    try {
+      this.connection.send(frame);
+    } catch (err) {
+      observer.error(err as Error);
+      return noop;
+    }
+    this.calls.set(id, call);
+    if (timeoutMs > 0) {
+      call.timer = setTimeout(() => this.abandon(call, new DeadlineExceededError(timeoutMs)), timeoutMs);
+    }
+    if (signal !== undefined) {
+      call.signal = signal;
+      call.onAbort = () => this.abandon(call, new CancelledError('call aborted', { cause: signal.reason }));
+      signal.addEventListener('abort', call.onAbort, { once: true });
+    }
+    return () => this.abandon(call, new CancelledError('call cancelled'));
+  }
+
+  /** Sends an event. Resolves at once, or after the connection drains when it is over its high-water mark. */
+  sendEvent(pattern: string, data: unknown, meta: Metadata | undefined): Promise<void> {
+    const frame: RpcFrame = { id: 0, code: ControlCode.Event, pattern, data, timeoutMs: undefined, meta };
+    return this.connection.send(frame) ? Promise.resolve() : this.connection.waitForDrain();
+  }
+
+  /** Round trip time of a Ping, in ms. */
+  ping(): Promise<number> {
+    const id = this.allocatePingId();
+    const started = performance.now();
+    return new Promise<number>((resolve, reject) => {
+      this.pings.set(id, (end) => resolve(end - started));
+      try {
+        this.connection.send({ id, code: ControlCode.Ping });
+      } catch (err) {
+        this.pings.delete(id);
+        reject(err);
+      }
+    });
+  }
+
+  onMessage(frame: RpcFrame): void {
+    switch (frame.code) {
+      case ControlCode.Normal: {
+        this.calls.get(frame.id)?.observer.next(frame.data);
+        return;
+      }
+      case ControlCode.Reply: {
+        const call = this.settle(frame.id);
+        if (call === undefined) return;
+        if (frame.data !== undefined) call.observer.next(frame.data);
+        call.observer.complete();
+        return;
+      }
+      case ControlCode.End: {
+        this.settle(frame.id)?.observer.complete();
+        return;
+      }
+      case ControlCode.Error: {
+        this.settle(frame.id)?.observer.error(new RemoteError(frame.data));
+        return;
+      }
+      case ControlCode.Cancel: {
+        this.settle(frame.id)?.observer.error(new CancelledError('call cancelled by the server'));
+        return;
+      }
+      case ControlCode.Ping: {
+        this.connection.send({ id: frame.id, code: ControlCode.Pong });
+        return;
+      }
+      case ControlCode.Pong: {
+        const resolve = this.pings.get(frame.id);
+        this.pings.delete(frame.id);
+        resolve?.(performance.now());
+        return;
+      }
+      case ControlCode.GoAway: {
+        this.goingAway = true;
+        this.onGoAway(this);
+        return;
+      }
+      default:
+        this.connection.destroy(new ProtocolError(`a server must not send control code ${frame.code}`));
+    }
+  }
+
+  onClose(reason: Error | undefined): void {
+    const calls = [...this.calls.values()];
+    this.calls.clear();
+    const closed = new ConnectionClosedError(reason === undefined ? 'connection closed' : `connection closed: ${reason.message}`, { cause: reason });
+    for (const call of calls) {
+      call.release();
+      call.observer.error(closed);
+    }
+    for (const resolve of this.pings.values()) resolve(Number.NaN);
+    this.pings.clear();
+    this.wakeIdleWaiters();
+  }
+
+  /** Resolves when no call is in flight (at once if none is). */
+  whenIdle(): Promise<void> {
+    if (this.calls.size === 0 || this.connection.state === 'closed') return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** A stream consumer is behind: stop reading until every congested stream is relieved. */
+  congest(): void {
+    if (this.congestion++ === 0) this.connection.pauseReading();
+  }
+
+  relieve(): void {
+    if (--this.congestion === 0) this.connection.resumeReading();
+  }
+
+  private settle(id: number): PendingCall | undefined {
+    const call = this.calls.get(id);
+    if (call === undefined) return undefined;
+    this.calls.delete(id);
+    call.release();
+    if (this.calls.size === 0 && this.idleWaiters.length > 0) this.wakeIdleWaiters();
+    return call;
+  }
+
+  /** Settles a call locally and tells the server to stop working on it. */
+  private abandon(call: PendingCall, reason: Error): void {
+    if (this.calls.get(call.id) !== call) return;
+    this.settle(call.id);
+    if (this.connection.state === 'open') {
+      try {
+        this.connection.send({ id: call.id, code: ControlCode.Cancel });
+      } catch {
+        // The queue is full or the connection is going: the server learns of it when the connection ends.
+      }
+    }
+    call.observer.error(reason);
+  }
+
+  private wakeIdleWaiters(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private allocateId(): number {
+    let id = this.nextId;
+    while (this.calls.has(id)) id = id === MAX_CALL_ID ? 1 : id + 1;
+    this.nextId = id === MAX_CALL_ID ? 1 : id + 1;
+    return id;
+  }
+
+  private allocatePingId(): number {
+    let id = 1;
+    while (this.pings.has(id)) id++;
+    return id;
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,266 @@
+import { EventEmitter } from 'node:events';
+import type tls from 'node:tls';
+import type { Codec } from '../core/codec.js';
+import { connect } from '../core/connect.js';
+import type { ConnectionLimits, SocketOptions } from '../core/options.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import type { CallObserver, CallOptions } from './call.js';
+import { CallStream } from './call-stream.js';
+import { ClientSession } from './client-session.js';
+import { ClientClosedError } from './errors.js';
+import type { Metadata, RpcFrame } from './frame.js';
+import { jsonCodec } from './json-codec.js';
+
+export interface RpcClientOptions extends SocketOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  port?: number;
+  /** Unix socket path instead of TCP. */
+  path?: string;
+  /** Connect with TLS. */
+  tls?: tls.ConnectionOptions;
+  /** Default: the JSON codec. */
+  codec?: Codec<RpcFrame, RpcFrame>;
+  limits?: ConnectionLimits;
+  /** Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Default per-call time budget in ms; 0 means none. Default 0. */
+  timeoutMs?: number;
+  /** Reconnect in the background after an established connection drops. Default on; false disables. */
+  reconnect?: BackoffOptions | false;
+  /** Items a stream buffers for a slow consumer before the connection stops reading. Default 1024. */
+  streamHighWaterMark?: number;
+}
+
+/**
+ *   idle ──connect──> connecting ──ok──> connected ──drop──> disconnected ──backoff──> connecting
+ *                          └──fail──> idle (the calls waiting fail)       close() from any ──> closed
+ */
+export type RpcClientStatus = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface RpcClientEvents {
+  status: [status: RpcClientStatus];
+  /** A connection attempt or an established connection failed. Calls learn of it through their own errors. */
+  error: [error: Error];
+}
+
+/**
+ * A multiplexing RPC client over one connection at a time.
+ *
+ * Connecting is lazy (the first call connects) and shared (concurrent calls wait on one
+ * attempt). A call made while disconnected starts an attempt at once and fails only if it
+ * fails. After an established connection drops, every call in flight fails with
+ * ERR_CONNECTION_CLOSED and the client reconnects in the background with backoff, so it is
+ * ready when the server is back. On GoAway (server draining), new calls go to a new
+ * connection while the old one finishes its calls.
+ */
+export class RpcClient extends EventEmitter<RpcClientEvents> {
+  private session: ClientSession | undefined;
+  private connecting: Promise<ClientSession> | undefined;
+  private readonly retiring = new Set<ClientSession>();
+  private readonly backoff: Backoff | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private _status: RpcClientStatus = 'idle';
+  private readonly codec: Codec<RpcFrame, RpcFrame>;
+
+  constructor(private readonly options: RpcClientOptions = {}) {
+    super();
+    this.codec = options.codec ?? jsonCodec;
+    this.backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect);
+  }
+
+  get status(): RpcClientStatus {
+    return this._status;
+  }
+
+  /** The current connection's session, if connected. */
+  get currentSession(): ClientSession | undefined {
+    return this.session;
+  }
+
+  /** Connects if not connected. Idempotent; concurrent callers share one attempt. */
+  async connect(): Promise<void> {
+    await this.ready();
+  }
+
+  /** Calls `pattern` and resolves with its final value (the last item for a stream, undefined if none). */
+  call<T = unknown>(pattern: string, data: unknown, options?: CallOptions): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let last: T | undefined;
+      this.open<T>(
+        pattern,
+        data,
+        { next: (value) => (last = value), error: reject, complete: () => resolve(last as T) },
+        options,
+      );
+    });
+  }
+
+  /**
+   * Calls `pattern` and iterates over its results. Breaking out of the loop cancels the call.
+   * A consumer that falls behind stops the connection's reads, which stops the server's producer.
+   */
+  stream<T = unknown>(pattern: string, data: unknown, options?: CallOptions): AsyncIterableIterator<T> {
+    const stream = new CallStream<T>(this.options.streamHighWaterMark ?? 1024);
+    const observer = stream.observer as CallObserver;
+    stream.cancel = this.route((session) => {
+      stream.throttle = session;
+      return session.start(pattern, data, observer, options);
+    }, observer);
+    return stream;
+  }
+
+  /**
+   * The observer form under `call` and `stream`: results go to `observer`; the returned
+   * function cancels the call (sends Cancel) unless it already settled.
+   */
+  open<T = unknown>(pattern: string, data: unknown, observer: CallObserver<T>, options?: CallOptions): () => void {
+    const sink = observer as CallObserver;
+    const session = this.session;
+    if (session !== undefined && session.usable) return session.start(pattern, data, sink, options);
+    return this.route((ready) => ready.start(pattern, data, sink, options), sink);
+  }
+
+  /** Sends an event (no reply). Resolves once queued, or after the connection drains when it was full. */
+  async sendEvent(pattern: string, data: unknown, meta?: Metadata): Promise<void> {
+    const session = this.session?.usable ? this.session : await this.ready();
+    return session.sendEvent(pattern, data, meta);
+  }
+
+  /** Round trip time to the server in ms. */
+  async ping(): Promise<number> {
+    return (await this.ready()).ping();
+  }
+
+  /**
+   * Takes no new calls, waits up to `timeoutMs` for calls in flight to settle, then closes the
+   * connection (calls still running fail with ERR_CONNECTION_CLOSED). Idempotent.
+   */
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this._status === 'closed') return;
+    this.setStatus('closed');
+    clearTimeout(this.reconnectTimer);
+    const sessions = [...this.retiring];
+    if (this.session !== undefined) sessions.push(this.session);
+    this.session = undefined;
+    await Promise.all(sessions.map((session) => closeWhenIdle(session, timeoutMs)));
+  }
+
+  /** Closes at once; every call in flight fails with ERR_CONNECTION_CLOSED. */
+  destroy(reason?: Error): void {
+    this.setStatus('closed');
+    clearTimeout(this.reconnectTimer);
+    this.session?.conn.destroy(reason);
+    for (const session of this.retiring) session.conn.destroy(reason);
+    this.session = undefined;
+  }
+
+  /** Starts a call on a usable session, connecting first if needed; a connect failure fails the call. */
+  private route(start: (session: ClientSession) => () => void, observer: CallObserver): () => void {
+    const session = this.session;
+    if (session !== undefined && session.usable) return start(session);
+    if (this._status === 'closed') {
+      observer.error(new ClientClosedError());
+      return noop;
+    }
+    let cancel: (() => void) | undefined;
+    let cancelled = false;
+    this.ready().then(
+      (ready) => {
+        if (!cancelled) cancel = start(ready);
+      },
+      (err: Error) => {
+        if (!cancelled) observer.error(err);
+      },
+    );
+    return () => {
+      if (cancel !== undefined) return cancel();
+      cancelled = true;
+    };
+  }
+
+  private ready(): Promise<ClientSession> {
+    const session = this.session;
+    if (session !== undefined && session.usable) return Promise.resolve(session);
+    if (this._status === 'closed') return Promise.reject(new ClientClosedError());
+    this.connecting ??= this.openSession().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async openSession(): Promise<ClientSession> {
+    clearTimeout(this.reconnectTimer);
+    this.setStatus('connecting');
+    const session = new ClientSession(this.options.timeoutMs ?? 0, (s) => this.retire(s));
+    try {
+      const connection = await connect({
+        ...this.options,
+        ...this.codec,
+        reactor: (conn) => session.attach(conn),
+      });
+      if (this._status === 'closed') {
+        connection.destroy();
+        throw new ClientClosedError();
+      }
+      void connection.closed.then((reason) => this.onSessionClosed(session, reason));
+      this.session = session;
+      this.backoff?.reset();
+      this.setStatus('connected');
+      return session;
+    } catch (err) {
+      if (this._status !== 'closed') {
+        this.setStatus(this.session === undefined && this.reconnectTimer === undefined ? 'idle' : 'disconnected');
+        this.emitError(err as Error);
+      }
+      throw err;
+    }
+  }
+
+  private retire(session: ClientSession): void {
+    if (this.session === session) this.session = undefined;
+    this.retiring.add(session);
+    void session.whenIdle().then(() => session.conn.close());
+    if (this._status !== 'closed') void this.ready().catch(() => {});
+  }
+
+  private onSessionClosed(session: ClientSession, reason: Error | undefined): void {
+    this.retiring.delete(session);
+    if (this.session !== session) return;
+    this.session = undefined;
+    if (this._status === 'closed') return;
+    if (reason !== undefined) this.emitError(reason);
+    this.setStatus('disconnected');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.backoff === undefined || this._status === 'closed') return;
+    const delay = this.backoff.next();
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.ready().catch(() => this.scheduleReconnect());
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private setStatus(status: RpcClientStatus): void {
+    if (this._status === status) return;
+    this._status = status;
+    this.emit('status', status);
+  }
+
+  private emitError(err: Error): void {
+    // 'error' without a listener would throw; errors here are also reported to the calls they affect.
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+}
+
+async function closeWhenIdle(session: ClientSession, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  await Promise.race([session.whenIdle(), timedOut]);
+  clearTimeout(timer);
+  if (session.inFlight > 0) session.conn.destroy();
+  await session.conn.close();
+}
+
+function noop(): void {}

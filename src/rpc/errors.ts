@@ -1,0 +1,74 @@
+import { ProtosocketError } from '../core/errors.js';
+
+/** The call was cancelled: by its AbortSignal or unsubscribe on the client, or abandoned by the server. */
+export class CancelledError extends ProtosocketError {
+  static readonly code = 'ERR_CANCELLED';
+
+  constructor(message = 'call cancelled', options?: { cause?: unknown }) {
+    super(CancelledError.code, message, options);
+  }
+}
+
+/** The call's deadline passed before it completed. */
+export class DeadlineExceededError extends ProtosocketError {
+  static readonly code = 'ERR_DEADLINE_EXCEEDED';
+
+  constructor(timeoutMs: number) {
+    super(DeadlineExceededError.code, `deadline of ${timeoutMs} ms exceeded`);
+  }
+}
+
+/** The server answered with an error reply. `body` is the error body it sent, as decoded. */
+export class RemoteError extends ProtosocketError {
+  static readonly code = 'ERR_REMOTE';
+  readonly body: unknown;
+
+  constructor(body: unknown) {
+    super(RemoteError.code, remoteMessage(body));
+    this.body = body;
+  }
+
+  /** The `code` the server put in the error body, if any (for example `ERR_NO_HANDLER`). */
+  get remoteCode(): string | undefined {
+    const code = (this.body as { code?: unknown } | null)?.code;
+    return typeof code === 'string' ? code : undefined;
+  }
+}
+
+/** A pushed stream produced faster than the client read it and overflowed its buffer. */
+export class SlowConsumerError extends ProtosocketError {
+  static readonly code = 'ERR_SLOW_CONSUMER';
+
+  constructor(limit: number) {
+    super(SlowConsumerError.code, `client is not keeping up: more than ${limit} stream items buffered`);
+  }
+}
+
+/** The client is closed, or draining, and takes no new calls. */
+export class ClientClosedError extends ProtosocketError {
+  static readonly code = 'ERR_CLIENT_CLOSED';
+
+  constructor() {
+    super(ClientClosedError.code, 'client is closed');
+  }
+}
+
+/** Codes the server puts in error bodies it generates itself (not thrown by a handler). */
+export const ServerErrorCode = {
+  /** No handler for the request's pattern. */
+  NoHandler: 'ERR_NO_HANDLER',
+  /** The request reused the id of a call still in flight on that connection. */
+  DuplicateId: 'ERR_DUPLICATE_ID',
+  /** The server is shutting down and the call did not finish within the drain timeout. */
+  ShuttingDown: 'ERR_SHUTTING_DOWN',
+  DeadlineExceeded: DeadlineExceededError.code,
+  SlowConsumer: SlowConsumerError.code,
+  /** A handler threw something that is not an Error. */
+  Internal: 'ERR_INTERNAL',
+} as const;
+
+function remoteMessage(body: unknown): string {
+  if (typeof body === 'string') return body;
+  const message = (body as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : 'remote call failed';
+}

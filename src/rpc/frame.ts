@@ -1,0 +1,25 @@
+import type { ControlCode } from './control-code.js';
+
+/** String metadata that travels with a request or event (Nest's `PacketMetadata`). */
+export type Metadata = Record<string, string>;
+
+/**
+ * One RPC message on the wire, whatever the codec. Which fields a frame carries depends on
+ * its code (docs/PROTOCOL.md); absent fields are `undefined`.
+ */
+export interface RpcFrame {
+  /** Call id, chosen by the client, unique among its calls in flight on one connection. 0 for events and GoAway. */
+  id: number;
+  code: ControlCode;
+  /** Requests and events: the route. */
+  pattern?: string | undefined;
+  /** The payload: request argument, reply value, stream item, or error body. */
+  data?: unknown;
+  /** Requests: the remaining time budget in milliseconds when the frame was sent. */
+  timeoutMs?: number | undefined;
+  /** Requests and events: string metadata. */
+  meta?: Metadata | undefined;
+}
+
+/** Ids are u32 on the wire; 0 is reserved for frames that belong to no call. */
+export const MAX_CALL_ID = 0xffff_ffff;

@@ -1,0 +1,164 @@
+import type { Codec, Decoder, Encoder } from '../core/codec.js';
+import { ProtocolError } from '../core/errors.js';
+import { LENGTH_PREFIX_BYTES, lengthPrefixedFrameSize, writeLengthPrefixed } from '../core/length-prefixed.js';
+import type { OutboundBuffer } from '../core/outbound-buffer.js';
+import { CONTROL_CODE_LIMIT, type ControlCode } from './control-code.js';
+import type { Metadata, RpcFrame } from './frame.js';
+
+/**
+ * The default codec: a small binary envelope around JSON values (docs/PROTOCOL.md, "json").
+ *
+ *   u32 BE  length of everything after this field
+ *   u8      control code
+ *   u8      flags: 0x01 pattern, 0x02 timeout, 0x04 meta, 0x08 JSON data, 0x10 raw bytes data
+ *   u32 BE  call id
+ *   [u16 BE length + UTF-8]  pattern      if 0x01
+ *   [u32 BE]                 timeout ms   if 0x02
+ *   [u32 BE length + JSON]   meta object  if 0x04
+ *   [rest of frame]          data: JSON text (0x08) or raw bytes (0x10)
+ *
+ * The envelope is binary so that ids, codes and routes need no JSON work, and so a `Buffer`
+ * or `Uint8Array` payload travels as raw bytes (zero copy on send) and arrives as a `Buffer`.
+ */
+const FLAG_PATTERN = 0x01;
+const FLAG_TIMEOUT = 0x02;
+const FLAG_META = 0x04;
+const FLAG_JSON = 0x08;
+const FLAG_BYTES = 0x10;
+const KNOWN_FLAGS = FLAG_PATTERN | FLAG_TIMEOUT | FLAG_META | FLAG_JSON | FLAG_BYTES;
+
+/** code + flags + id */
+const FIXED_HEADER_BYTES = 6;
+const MAX_PATTERN_BYTES = 0xffff;
+/** Raw byte payloads under this size are copied out of the read buffer, so they do not pin it. */
+const COPY_BYTES_BELOW = 16 * 1024;
+
+export const jsonEncoder: Encoder<RpcFrame> = {
+  encode(frame: RpcFrame, out: OutboundBuffer): void {
+    writeLengthPrefixed(out, frame, writeEnvelope);
+  },
+};
+
+export const jsonDecoder: Decoder<RpcFrame> = {
+  frameSize(buffer: Buffer, start: number, end: number): number {
+    const size = lengthPrefixedFrameSize(buffer, start, end);
+    if (size !== -1 && size < LENGTH_PREFIX_BYTES + FIXED_HEADER_BYTES) {
+      throw new ProtocolError(`frame of ${size - LENGTH_PREFIX_BYTES} bytes is shorter than the ${FIXED_HEADER_BYTES}-byte envelope`);
+    }
+    return size;
+  },
+  decode: readEnvelope,
+};
+
+export const jsonCodec: Codec<RpcFrame, RpcFrame> = { encoder: jsonEncoder, decoder: jsonDecoder };
+
+function writeEnvelope(frame: RpcFrame, out: OutboundBuffer): void {
+  const { pattern, timeoutMs, meta, data } = frame;
+  let flags = 0;
+  let patternBytes: Buffer | undefined;
+  if (pattern !== undefined) {
+    flags |= FLAG_PATTERN;
+    patternBytes = encodePattern(pattern);
+  }
+  if (timeoutMs !== undefined) flags |= FLAG_TIMEOUT;
+  const metaJson = meta === undefined ? undefined : JSON.stringify(meta);
+  if (metaJson !== undefined) flags |= FLAG_META;
+  const bytes = data instanceof Uint8Array ? data : undefined;
+  const json = bytes === undefined && data !== undefined ? JSON.stringify(data) : undefined;
+  if (bytes !== undefined) flags |= FLAG_BYTES;
+  else if (json !== undefined) flags |= FLAG_JSON;
+
+  out.writeUInt8(frame.code);
+  out.writeUInt8(flags);
+  out.writeUInt32BE(frame.id);
+  if (patternBytes !== undefined) {
+    out.writeUInt8(patternBytes.length >>> 8);
+    out.writeUInt8(patternBytes.length & 0xff);
+    out.writeBytes(patternBytes);
+  }
+  if (timeoutMs !== undefined) out.writeUInt32BE(clampTimeout(timeoutMs));
+  if (metaJson !== undefined) {
+    out.writeUInt32BE(Buffer.byteLength(metaJson));
+    out.writeUtf8(metaJson);
+  }
+  if (bytes !== undefined) out.writeBytes(bytes);
+  else if (json !== undefined) out.writeUtf8(json);
+}
+
+function readEnvelope(buffer: Buffer, start: number, end: number): RpcFrame {
+  let at = start + LENGTH_PREFIX_BYTES;
+  const code = buffer[at] as number;
+  const flags = buffer[at + 1] as number;
+  const id = buffer.readUInt32BE(at + 2);
+  at += FIXED_HEADER_BYTES;
+  if (code >= CONTROL_CODE_LIMIT) throw new ProtocolError(`unknown control code ${code}`);
+  if ((flags & ~KNOWN_FLAGS) !== 0 || (flags & (FLAG_JSON | FLAG_BYTES)) === (FLAG_JSON | FLAG_BYTES)) {
+    throw new ProtocolError(`invalid flags 0x${flags.toString(16)}`);
+  }
+
+  let pattern: string | undefined;
+  if ((flags & FLAG_PATTERN) !== 0) {
+    const length = readLength(buffer, at, end, 2);
+    at += 2;
+    pattern = buffer.toString('utf8', at, at + length);
+    at += length;
+  }
+  let timeoutMs: number | undefined;
+  if ((flags & FLAG_TIMEOUT) !== 0) {
+    need(at + 4, end);
+    timeoutMs = buffer.readUInt32BE(at);
+    at += 4;
+  }
+  let meta: Metadata | undefined;
+  if ((flags & FLAG_META) !== 0) {
+    const length = readLength(buffer, at, end, 4);
+    at += 4;
+    meta = parseMeta(buffer.toString('utf8', at, at + length));
+    at += length;
+  }
+  let data: unknown;
+  if ((flags & FLAG_JSON) !== 0) {
+    data = JSON.parse(buffer.toString('utf8', at, end));
+  } else if ((flags & FLAG_BYTES) !== 0) {
+    data = end - at < COPY_BYTES_BELOW ? Buffer.from(buffer.subarray(at, end)) : buffer.subarray(at, end);
+  } else if (at !== end) {
+    throw new ProtocolError(`${end - at} unexpected bytes after the envelope`);
+  }
+  return { id, code: code as ControlCode, pattern, data, timeoutMs, meta };
+}
+
+function readLength(buffer: Buffer, at: number, end: number, width: 2 | 4): number {
+  need(at + width, end);
+  const length = width === 2 ? buffer.readUInt16BE(at) : buffer.readUInt32BE(at);
+  need(at + width + length, end);
+  return length;
+}
+
+function need(position: number, end: number): void {
+  if (position > end) throw new ProtocolError('envelope field runs past the end of the frame');
+}
+
+function parseMeta(text: string): Metadata {
+  const meta: unknown = JSON.parse(text);
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new ProtocolError('meta is not an object');
+  return meta as Metadata;
+}
+
+function clampTimeout(timeoutMs: number): number {
+  return Math.min(Math.max(0, Math.ceil(timeoutMs)), 0xffff_ffff);
+}
+
+// Patterns repeat: their UTF-8 bytes are cached, within a bound.
+const patternCache = new Map<string, Buffer>();
+const PATTERN_CACHE_LIMIT = 1024;
+
+function encodePattern(pattern: string): Buffer {
+  let bytes = patternCache.get(pattern);
+  if (bytes === undefined) {
+    bytes = Buffer.from(pattern, 'utf8');
+    if (bytes.length > MAX_PATTERN_BYTES) throw new RangeError(`pattern of ${bytes.length} bytes exceeds ${MAX_PATTERN_BYTES}`);
+    if (patternCache.size >= PATTERN_CACHE_LIMIT) patternCache.clear();
+    patternCache.set(pattern, bytes);
+  }
+  return bytes;
+}

@@ -1,0 +1,146 @@
+import { EventEmitter } from 'node:events';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { Codec } from '../core/codec.js';
+import { listen, type Listener } from '../core/listener.js';
+import type { ConnectionLimits, SocketOptions } from '../core/options.js';
+import type { RpcFrame } from './frame.js';
+import { defaultSerializeError, type EventHandler, type RequestHandler } from './handler.js';
+import { jsonCodec } from './json-codec.js';
+import { ServerSession } from './server-session.js';
+
+/** How long closed connections wait for their clients to end, after the drain, before being cut off. */
+const CLOSE_GRACE_MS = 2000;
+
+export interface RpcServerOptions extends SocketOptions {
+  /** Default: the JSON codec. */
+  codec?: Codec<RpcFrame, RpcFrame>;
+  limits?: ConnectionLimits;
+  /** Calls in flight per connection before the server stops reading from it. Default 1024. */
+  maxConcurrentCalls?: number;
+  /** Items a pushed stream (Subscribable) may buffer while its client is not reading; past it the call fails with ERR_SLOW_CONSUMER. Default 1024. */
+  maxBufferedItems?: number;
+  /** Looks up a request handler for patterns not registered with `handle`. */
+  resolveHandler?: (pattern: string) => RequestHandler | undefined;
+  /** Looks up an event handler for patterns not registered with `handleEvent`. */
+  resolveEventHandler?: (pattern: string) => EventHandler | undefined;
+  /** Turns what a handler threw into the error body sent to the client. */
+  serializeError?: (err: unknown) => unknown;
+}
+
+export interface RpcListenOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (a free port; read it from `server.port`). */
+  port?: number;
+  path?: string;
+  backlog?: number;
+  tls?: tls.TlsOptions;
+}
+
+export interface RpcServerEvents {
+  /** An error with no call to report it to: a failing event handler, a listener error, a failed TLS handshake. */
+  error: [error: unknown];
+}
+
+/**
+ * Serves RPC calls and events over one listening endpoint. Each connection gets its own
+ * `ServerSession`; handlers are shared.
+ */
+export class RpcServer extends EventEmitter<RpcServerEvents> {
+  private readonly handlers = new Map<string, RequestHandler>();
+  private readonly eventHandlers = new Map<string, EventHandler>();
+  private readonly sessions = new Set<ServerSession>();
+  private listener: Listener<RpcFrame, RpcFrame> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: RpcServerOptions = {}) {
+    super();
+  }
+
+  handle(pattern: string, handler: RequestHandler): this {
+    this.handlers.set(pattern, handler);
+    return this;
+  }
+
+  handleEvent(pattern: string, handler: EventHandler): this {
+    this.eventHandlers.set(pattern, handler);
+    return this;
+  }
+
+  /** Binds and starts accepting. Rejects if binding fails (for example EADDRINUSE). */
+  async listen(options: RpcListenOptions = {}): Promise<void> {
+    if (this.listener !== undefined) throw new Error('already listening');
+    if (this.closing !== undefined) throw new Error('server is closed');
+    const codec = this.options.codec ?? jsonCodec;
+    const sessionOptions = {
+      resolveHandler: (pattern: string) => this.handlers.get(pattern) ?? this.options.resolveHandler?.(pattern),
+      resolveEventHandler: (pattern: string) => this.eventHandlers.get(pattern) ?? this.options.resolveEventHandler?.(pattern),
+      serializeError: this.options.serializeError ?? defaultSerializeError,
+      reportError: (err: unknown) => this.reportError(err),
+      maxConcurrentCalls: this.options.maxConcurrentCalls ?? 1024,
+      maxBufferedItems: this.options.maxBufferedItems ?? 1024,
+    };
+    this.listener = await listen<RpcFrame, RpcFrame>({
+      ...this.options,
+      ...options,
+      ...codec,
+      reactor: (connection) => {
+        const session = new ServerSession(connection, sessionOptions);
+        this.sessions.add(session);
+        void connection.closed.then(() => this.sessions.delete(session));
+        return session;
+      },
+    });
+    this.listener.on('error', (err) => this.reportError(err));
+    this.listener.on('clientError', (err) => this.reportError(err));
+  }
+
+  /** The bound TCP port. */
+  get port(): number | undefined {
+    return this.listener?.port;
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  unwrap(): net.Server | tls.Server {
+    if (this.listener === undefined) throw new Error('not listening');
+    return this.listener.unwrap();
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, sends GoAway on every connection, lets calls in flight
+   * finish for up to `drainTimeoutMs`, fails the rest with ERR_SHUTTING_DOWN, then closes the
+   * connections (queued frames are written first). Idempotent.
+   */
+  close(drainTimeoutMs = 10_000): Promise<void> {
+    this.closing ??= this.shutdown(drainTimeoutMs);
+    return this.closing;
+  }
+
+  private async shutdown(drainTimeoutMs: number): Promise<void> {
+    const listener = this.listener;
+    if (listener === undefined) return;
+    const stopped = new Promise<void>((resolve) => listener.unwrap().close(() => resolve()));
+    const sessions = [...this.sessions];
+    for (const session of sessions) session.goAway();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs)));
+    await Promise.race([Promise.all(sessions.map((session) => session.whenIdle())), timedOut]);
+    clearTimeout(timer);
+    for (const session of sessions) session.abandonAll();
+    // Connections close once each client ends its side too; one that does not is cut off.
+    const closed = listener.close();
+    const cutOff = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+    await Promise.race([closed, cutOff]);
+    clearTimeout(timer);
+    listener.destroy();
+    await Promise.all([stopped, closed]);
+  }
+
+  private reportError(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+}
