@@ -1,0 +1,105 @@
+import type { OnApplicationShutdown } from '@nestjs/common';
+import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
+import { Observable } from 'rxjs';
+import type { CallObserver, CallOptions } from '../../rpc/call.js';
+import { RpcClient, type RpcClientStatus } from '../../rpc/client.js';
+import { RemoteError } from '../../rpc/errors.js';
+import { jsonDecoder, jsonEncoder } from '../../rpc/json-codec.js';
+import type { ProtosocketClientOptions } from '../options.js';
+
+/** Per-call options, the optional third argument of `send`. */
+export type ProtosocketCallOptions = Omit<CallOptions, 'meta'>;
+
+/**
+ * A NestJS `ClientProxy` over the protosocket RPC protocol: every `send` is multiplexed over
+ * one connection, and unsubscribing before the reply completes sends Cancel, so the server's
+ * handler is torn down too.
+ *
+ * Errors surface as with Nest's TCP transport: the server's error body (what its exception
+ * filters produced) goes through `serializeError`; transport failures are Errors with a `code`
+ * (ERR_CONNECTION_CLOSED, ERR_DEADLINE_EXCEEDED, ECONNREFUSED...).
+ */
+export class ProtosocketClient extends ClientProxy<Record<never, Function>, RpcClientStatus> implements OnApplicationShutdown {
+  private readonly rpc: RpcClient;
+
+  constructor(private readonly options: ProtosocketClientOptions = {}) {
+    super();
+    this.rpc = new RpcClient({
+      host: options.host,
+      port: options.port,
+      path: options.path,
+      tls: options.tls,
+      codec: { encoder: options.encoder ?? jsonEncoder, decoder: options.decoder ?? jsonDecoder },
+      limits: options.limits,
+      noDelay: options.noDelay,
+      keepAlive: options.keepAlive,
+      connectTimeoutMs: options.connectTimeoutMs,
+      timeoutMs: options.timeout,
+      reconnect: options.reconnect,
+    });
+    this.rpc.on('status', (status) => this._status$.next(status));
+  }
+
+  /** Connects if not connected. Idempotent; calls connect on their own when needed. */
+  connect(): Promise<void> {
+    return this.rpc.connect();
+  }
+
+  /**
+   * Cold: nothing is sent until subscribed; each subscription is one call. The optional
+   * `options` carry a per-call deadline (`timeoutMs`, which the server sees as `ctx.getDeadline()`)
+   * and an AbortSignal.
+   */
+  override send<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput, options?: ProtosocketCallOptions): Observable<TResult> {
+    if (pattern === null || pattern === undefined || data === null || data === undefined) {
+      return new Observable((subscriber) => subscriber.error(new InvalidMessageException()));
+    }
+    return new Observable<TResult>((subscriber) => {
+      const packet = this.createPacket(pattern, data);
+      const observer: CallObserver = {
+        next: (value) => subscriber.next(this.serializeResponse(value) as TResult),
+        error: (err) => subscriber.error(this.serializeError(err instanceof RemoteError ? err.body : err)),
+        complete: () => subscriber.complete(),
+      };
+      const callOptions: CallOptions = packet.metadata === undefined ? { ...options } : { ...options, meta: packet.metadata };
+      return this.rpc.open(this.normalizePattern(pattern as string), packet.data, observer, callOptions);
+    });
+  }
+
+  /** Takes no new calls, waits for calls in flight (up to `closeTimeoutMs`), then closes. */
+  async close(): Promise<void> {
+    await this.rpc.close(this.options.closeTimeoutMs ?? 5000);
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.close();
+  }
+
+  /** Listens to the RPC client's `'status'` and `'error'` events. */
+  override on(event: string, callback: Function): void {
+    this.rpc.on(event as 'error', callback as (err: Error) => void);
+  }
+
+  /** The underlying `RpcClient` (the transport's native client). */
+  unwrap<T>(): T {
+    return this.rpc as T;
+  }
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    return this.rpc.open(
+      this.normalizePattern(packet.pattern),
+      packet.data,
+      {
+        next: (response) => callback({ response }),
+        error: (err) => callback({ err: err instanceof RemoteError ? err.body : err, isDisposed: true }),
+        complete: () => callback({ isDisposed: true }),
+      },
+      packet.metadata === undefined ? undefined : { meta: packet.metadata },
+    );
+  }
+
+  protected dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
+    return this.rpc.sendEvent(this.normalizePattern(packet.pattern), packet.data, packet.metadata) as Promise<T>;
+  }
+}

@@ -1,0 +1,30 @@
+export { ProtosocketServer, type ProtosocketServerStatus } from './server/protosocket.server.js';
+export { ProtosocketClient, type ProtosocketCallOptions } from './client/protosocket.client.js';
+export { ProtosocketContext, type ProtosocketContextArgs } from './ctx-host/protosocket.context.js';
+export {
+  ProtosocketModule,
+  type CodecProvider,
+  type ProtosocketClientAsyncRegistration,
+  type ProtosocketClientRegistration,
+  type ProtosocketRootOptions,
+} from './module/protosocket.module.js';
+export type { CodecOptions, ProtosocketClientOptions, ProtosocketServerOptions } from './options.js';
+export {
+  NO_MESSAGE_HANDLER,
+  PROTOSOCKET_DECODER,
+  PROTOSOCKET_ENCODER,
+  PROTOSOCKET_SERVER_OPTIONS,
+  PROTOSOCKET_TRANSPORT,
+} from './constants.js';
+// The codecs and errors users match on, so the package root is enough for Nest users.
+export { jsonCodec, jsonDecoder, jsonEncoder } from '../rpc/json-codec.js';
+export { CancelledError, ClientClosedError, DeadlineExceededError, RemoteError, SlowConsumerError } from '../rpc/errors.js';
+export {
+  ConnectionClosedError,
+  FrameTooLargeError,
+  ProtocolError,
+  ProtosocketError,
+  QueueFullError,
+} from '../core/errors.js';
+export type { Decoder, Encoder } from '../core/codec.js';
+export type { RpcFrame } from '../rpc/frame.js';

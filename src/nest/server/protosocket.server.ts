@@ -1,0 +1,137 @@
+import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
+import { type Observable, finalize, throwError } from 'rxjs';
+import type { CallContext } from '../../rpc/call-context.js';
+import type { EventHandler, RequestHandler } from '../../rpc/handler.js';
+import { jsonDecoder, jsonEncoder } from '../../rpc/json-codec.js';
+import { RpcServer } from '../../rpc/server.js';
+import { NO_MESSAGE_HANDLER, PROTOSOCKET_TRANSPORT } from '../constants.js';
+import { ProtosocketContext } from '../ctx-host/protosocket.context.js';
+import type { ProtosocketServerOptions } from '../options.js';
+
+export type ProtosocketServerStatus = 'connected' | 'disconnected';
+
+// Resolved handlers per wire pattern, so a request costs a map lookup, not a JSON.parse.
+const HANDLER_CACHE_LIMIT = 1024;
+
+/**
+ * A NestJS transport strategy: `@MessagePattern` handlers answer calls, `@EventPattern`
+ * handlers receive events, over the protosocket RPC protocol.
+ *
+ * Each call runs through Nest's own pipeline (guards, pipes, interceptors, filters, the
+ * processing hooks). The handler's Observable is subscribed here, not through `Server.send`,
+ * so the subscription is kept: a Cancel from the client, the deadline, or a lost connection
+ * unsubscribes it, which tears the handler down and aborts `ctx.signal`.
+ */
+export class ProtosocketServer extends Server<Record<string, Function>, ProtosocketServerStatus> implements CustomTransportStrategy {
+  override readonly transportId = PROTOSOCKET_TRANSPORT;
+  private rpc: RpcServer | undefined;
+  private readonly handlerCache = new Map<string, RequestHandler>();
+  private readonly pendingListeners: [string, Function][] = [];
+
+  constructor(private readonly options: ProtosocketServerOptions = {}) {
+    super();
+  }
+
+  /** The bound TCP port once listening. */
+  get port(): number | undefined {
+    return this.rpc?.port;
+  }
+
+  listen(callback: (...optionalParams: unknown[]) => unknown): void {
+    const options = this.options;
+    const rpc = new RpcServer({
+      codec: { encoder: options.encoder ?? jsonEncoder, decoder: options.decoder ?? jsonDecoder },
+      limits: options.limits,
+      noDelay: options.noDelay,
+      keepAlive: options.keepAlive,
+      maxConcurrentCalls: options.maxConcurrentCalls,
+      maxBufferedItems: options.maxBufferedItems,
+      resolveHandler: (pattern) => this.requestHandler(pattern),
+      resolveEventHandler: (pattern) => this.eventHandler(pattern),
+      serializeError,
+    });
+    this.rpc = rpc;
+    for (const [event, listener] of this.pendingListeners) this.attachListener(rpc, event, listener);
+    this.pendingListeners.length = 0;
+    rpc.listen({ host: options.host, port: options.port, path: options.path, backlog: options.backlog, tls: options.tls }).then(
+      () => {
+        this._status$.next('connected');
+        callback();
+      },
+      (err: unknown) => {
+        this._status$.next('disconnected');
+        callback(err);
+      },
+    );
+  }
+
+  /** Graceful: stops accepting, lets calls in flight finish (up to `drainTimeoutMs`), then closes. */
+  async close(): Promise<void> {
+    const rpc = this.rpc;
+    if (rpc === undefined) return;
+    await rpc.close(this.options.drainTimeoutMs ?? 10_000);
+    this.handlerCache.clear();
+    this._status$.next('disconnected');
+  }
+
+  /** `'error'` is the RPC server's (handler-less errors); any other event is the net/tls server's. */
+  on(event: string, callback: Function): void {
+    if (this.rpc === undefined) this.pendingListeners.push([event, callback]);
+    else this.attachListener(this.rpc, event, callback);
+  }
+
+  /** The `net.Server` (or `tls.Server`). */
+  unwrap<T>(): T {
+    if (this.rpc === undefined) throw new Error('Not initialized. Please call the "listen" method first.');
+    return this.rpc.unwrap() as T;
+  }
+
+  private attachListener(rpc: RpcServer, event: string, callback: Function): void {
+    const listener = callback as (...args: unknown[]) => void;
+    if (event === 'error') rpc.on('error', listener);
+    else rpc.unwrap().on(event, listener);
+  }
+
+  private requestHandler(pattern: string): RequestHandler {
+    let handler = this.handlerCache.get(pattern);
+    if (handler !== undefined) return handler;
+    const nestHandler = this.getHandlerByPattern(pattern);
+    if (nestHandler === null || nestHandler.isEventHandler) return noHandler;
+    handler = (data, call) => this.runHandler(nestHandler, pattern, data, call);
+    if (this.handlerCache.size >= HANDLER_CACHE_LIMIT) this.handlerCache.clear();
+    this.handlerCache.set(pattern, handler);
+    return handler;
+  }
+
+  private eventHandler(pattern: string): EventHandler {
+    return (data, call) => this.handleEvent(pattern, { pattern, data }, new ProtosocketContext([pattern, call]));
+  }
+
+  /** Runs a handler inside Nest's processing hooks and hands back its Observable, unsubscribed. */
+  private runHandler(handler: MessageHandler, pattern: string, data: unknown, call: CallContext): Promise<Observable<unknown>> {
+    const context = new ProtosocketContext([pattern, call]);
+    return new Promise((resolve, reject) => {
+      const started: unknown = this.runWithProcessingHooks(context, async (runEndHook) => {
+        const result$ = this.transformToObservable(await handler(data, context)) as Observable<unknown>;
+        resolve(result$.pipe(finalize(runEndHook)));
+      });
+      // The hooks return the start hook's promise (typed void): a rejection means the handler threw before producing a stream.
+      Promise.resolve(started).catch(reject);
+    });
+  }
+}
+
+function noHandler(): Observable<never> {
+  return throwError(() => NO_MESSAGE_HANDLER);
+}
+
+/**
+ * Error bodies as Nest's transports send them: what the exception filters produced passes
+ * through untouched; a bare Error (one of this transport's, such as ERR_SLOW_CONSUMER) becomes
+ * `{ status: 'error', message, code }`.
+ */
+function serializeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  return { status: 'error', message: err.message, ...(typeof code === 'string' ? { code } : {}) };
+}
