@@ -24,7 +24,7 @@ export interface ProtosocketServerOptions extends CodecOptions, SocketOptions {
   limits?: ConnectionLimits;
   /** Calls in flight per connection before the server stops reading from it. Default 1024. */
   maxConcurrentCalls?: number;
-  /** Items an Observable reply may buffer while its client is not reading. Default 1024. */
+  /** Items an Observable reply may buffer while its client is not reading. Default 16384. */
   maxBufferedItems?: number;
   /** How long `close()` lets calls in flight finish. Default 10 000 ms. */
   drainTimeoutMs?: number;

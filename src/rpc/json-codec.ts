@@ -141,6 +141,10 @@ function need(position: number, end: number): void {
 function parseMeta(text: string): Metadata {
   const meta: unknown = JSON.parse(text);
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new ProtocolError('meta is not an object');
+  // Metadata is string to string: a peer's other values must not reach handlers typed as strings.
+  for (const value of Object.values(meta)) {
+    if (typeof value !== 'string') throw new ProtocolError('meta values must be strings');
+  }
   return meta as Metadata;
 }
 

@@ -40,6 +40,7 @@ export class ServerCall {
   // Push sources: the latest item, held back until we know whether it is the last one.
   private held: unknown;
   private holding = false;
+  private releaseScheduled = false;
 
   constructor(
     readonly id: number,
@@ -131,11 +132,15 @@ export class ServerCall {
     if (this.holding) this.release(this.held);
     this.held = value;
     this.holding = true;
-    process.nextTick(releaseHeld, this);
+    if (!this.releaseScheduled) {
+      this.releaseScheduled = true;
+      process.nextTick(releaseHeld, this);
+    }
   }
 
   /** Sends the held item as a stream item (a later item or the end of the tick showed it is not the last). */
   releaseHeld(): void {
+    this.releaseScheduled = false;
     if (!this.holding || this.isDone) return;
     const value = this.held;
     this.holding = false;

@@ -18,7 +18,7 @@ export interface RpcServerOptions extends SocketOptions {
   limits?: ConnectionLimits;
   /** Calls in flight per connection before the server stops reading from it. Default 1024. */
   maxConcurrentCalls?: number;
-  /** Items a pushed stream (Subscribable) may buffer while its client is not reading; past it the call fails with ERR_SLOW_CONSUMER. Default 1024. */
+  /** Items a pushed stream (Subscribable) may buffer while its client is not reading; past it the call fails with ERR_SLOW_CONSUMER. Default 16384. */
   maxBufferedItems?: number;
   /** Looks up a request handler for patterns not registered with `handle`. */
   resolveHandler?: (pattern: string) => RequestHandler | undefined;
@@ -79,7 +79,7 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
       serializeError: this.options.serializeError ?? defaultSerializeError,
       reportError: (err: unknown) => this.reportError(err),
       maxConcurrentCalls: this.options.maxConcurrentCalls ?? 1024,
-      maxBufferedItems: this.options.maxBufferedItems ?? 1024,
+      maxBufferedItems: this.options.maxBufferedItems ?? 16_384,
     };
     this.listener = await listen<RpcFrame, RpcFrame>({
       ...this.options,
