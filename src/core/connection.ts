@@ -98,7 +98,13 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     socket.on('close', () => this.onSocketClose());
 
     this.reactor = options.reactor(this);
-    if (socket.destroyed) this.destroy(new ConnectionClosedError('socket was already destroyed'));
+    if (socket.destroyed) {
+      // Its 'close' may already have been emitted, so do not wait for it: close on the next
+      // tick (onSocketClose runs once), after the caller has the connection.
+      this.closeReason = new ConnectionClosedError('socket was already destroyed');
+      this._state = 'closing';
+      process.nextTick(() => this.onSocketClose());
+    }
   }
 
   get state(): ConnectionState {
@@ -222,14 +228,18 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     this.flushScheduled = false;
     if (this.socketBlocked || this.out.length === 0 || this.socket.destroyed) return;
     const segments = this.out.take();
+    const last = segments.length - 1;
+    // The last write's result covers the whole batch. Its callback runs once the batch is
+    // written: the socket emits 'drain' only after refusing a write, so when it accepts the
+    // batch this callback is what tells a waiting producer that the queue went down.
     let accepted: boolean;
-    if (segments.length === 1) {
-      accepted = this.socket.write(segments[0]);
+    if (last === 0) {
+      accepted = this.socket.write(segments[0], this.onBatchWritten);
     } else {
       // Corked writes reach the socket as one writev.
       this.socket.cork();
-      accepted = true;
-      for (const segment of segments) accepted = this.socket.write(segment);
+      for (let index = 0; index < last; index++) this.socket.write(segments[index]);
+      accepted = this.socket.write(segments[last], this.onBatchWritten);
       this.socket.uncork();
     }
     if (!accepted) this.socketBlocked = true;
@@ -271,13 +281,23 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     this.socketBlocked = false;
     this.flush();
     this.endIfFlushed();
-    if (this.drainWanted && this.queuedBytes < this.limits.highWaterMark && this._state === 'open') {
-      this.drainWanted = false;
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const waiter of waiters) waiter.resolve();
-      this.emit('drain');
-    }
+    this.emitDrainIfWanted();
+  }
+
+  private readonly onBatchWritten = (): void => this.emitDrainIfWanted();
+
+  /**
+   * Wakes producers once queued bytes are back under the high-water mark. Runs on the socket's
+   * 'drain' (after a refused write) and when an accepted batch has been written: while bytes
+   * are queued one of the two is always pending, so a waiting producer is always woken.
+   */
+  private emitDrainIfWanted(): void {
+    if (!this.drainWanted || this._state !== 'open' || this.queuedBytes >= this.limits.highWaterMark) return;
+    this.drainWanted = false;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
+    this.emit('drain');
   }
 
   private endIfFlushed(): void {

@@ -85,6 +85,8 @@ export class Listener<In = unknown, Out = unknown> extends EventEmitter<Listener
       socket.destroy();
       return;
     }
+    // Half-open from here on: the Connection ends our side once it has written what it queued.
+    socket.allowHalfOpen = true;
     const connection = new Connection(socket, this.options);
     this.live.add(connection);
     void connection.closed.then(() => this.live.delete(connection));
@@ -95,14 +97,22 @@ export class Listener<In = unknown, Out = unknown> extends EventEmitter<Listener
 /** Binds a TCP, TLS or Unix-socket endpoint. Rejects if binding fails (for example EADDRINUSE). */
 export function listen<In, Out>(options: ListenOptions<In, Out>): Promise<Listener<In, Out>> {
   const serverOptions = { allowHalfOpen: true, noDelay: options.noDelay ?? true };
-  const server = options.tls ? tls.createServer({ ...serverOptions, ...options.tls }) : net.createServer(serverOptions);
-  const listener = new Listener(server, options);
+  // TLS sockets become half-open only in `accept`, after the handshake. Before it no Connection
+  // owns them, so a peer hanging up mid-handshake would leave our side open (and `close()`
+  // waiting) until the handshake timeout; without half-open, Node ends and closes it.
+  const server = options.tls
+    ? tls.createServer({ ...serverOptions, ...options.tls, allowHalfOpen: false })
+    : net.createServer(serverOptions);
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);
+    // The Listener (and its 'error' forwarding) exists only once bound: a bind error belongs to
+    // this promise alone. Were the Listener built first, it would re-emit the error with no
+    // 'error' listener attached yet, which throws, and the promise would never settle.
+    // No connection can be accepted before 'listening', so none is missed.
     const onListening = () => {
       server.off('error', onError);
-      resolve(listener);
+      resolve(new Listener(server, options));
     };
     if (options.path !== undefined) {
       server.listen({ path: options.path, backlog: options.backlog }, onListening);

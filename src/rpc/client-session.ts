@@ -37,7 +37,7 @@ class PendingCall {
 export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
   private readonly calls = new Map<number, PendingCall>();
   private nextId = 1;
-  private readonly pings = new Map<number, (rttMs: number) => void>();
+  private readonly pings = new Map<number, { resolve: (endMs: number) => void; reject: (err: Error) => void }>();
   private goingAway = false;
   private congestion = 0;
   private connection!: RpcConnection;
@@ -90,7 +90,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
     }
     this.calls.set(id, call);
     if (timeoutMs > 0) {
-      call.timer = setTimeout(() => this.abandon(call, new DeadlineExceededError(timeoutMs)), timeoutMs);
+      call.timer = setTimeout(() => this.abandon(call, new DeadlineExceededError(timeoutMs), timeoutMs), timeoutMs);
     }
     if (signal !== undefined) {
       call.signal = signal;
@@ -111,7 +111,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
     const id = this.allocatePingId();
     const started = performance.now();
     return new Promise<number>((resolve, reject) => {
-      this.pings.set(id, (end) => resolve(end - started));
+      this.pings.set(id, { resolve: (end) => resolve(end - started), reject });
       try {
         this.connection.send({ id, code: ControlCode.Ping });
       } catch (err) {
@@ -151,9 +151,9 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
         return;
       }
       case ControlCode.Pong: {
-        const resolve = this.pings.get(frame.id);
+        const ping = this.pings.get(frame.id);
         this.pings.delete(frame.id);
-        resolve?.(performance.now());
+        ping?.resolve(performance.now());
         return;
       }
       case ControlCode.GoAway: {
@@ -174,7 +174,8 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
       call.release();
       call.observer.error(closed);
     }
-    for (const resolve of this.pings.values()) resolve(Number.NaN);
+    // A ping the connection took down with it fails like a call: an RTT is never NaN.
+    for (const ping of this.pings.values()) ping.reject(closed);
     this.pings.clear();
     this.wakeIdleWaiters();
   }
@@ -203,13 +204,17 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
     return call;
   }
 
-  /** Settles a call locally and tells the server to stop working on it. */
-  private abandon(call: PendingCall, reason: Error): void {
+  /**
+   * Settles a call locally and tells the server to stop working on it. A Cancel for a passed
+   * deadline carries the expired budget in `timeoutMs`: it races the server's own deadline
+   * timer, and either way the handler must see ERR_DEADLINE_EXCEEDED, not ERR_CANCELLED.
+   */
+  private abandon(call: PendingCall, reason: Error, expiredTimeoutMs?: number): void {
     if (this.calls.get(call.id) !== call) return;
     this.settle(call.id);
     if (this.connection.state === 'open') {
       try {
-        this.connection.send({ id: call.id, code: ControlCode.Cancel });
+        this.connection.send({ id: call.id, code: ControlCode.Cancel, timeoutMs: expiredTimeoutMs });
       } catch {
         // The queue is full or the connection is going: the server learns of it when the connection ends.
       }

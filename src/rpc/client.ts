@@ -60,6 +60,12 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   private readonly retiring = new Set<ClientSession>();
   private readonly backoff: Backoff | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /**
+   * An established connection was lost (dropped, or retired by GoAway) and none has replaced
+   * it yet: a failed attempt then schedules the next one, so the client keeps trying in the
+   * background until it connects or is closed. False before the first connection.
+   */
+  private lostConnection = false;
   private _status: RpcClientStatus = 'idle';
   private readonly codec: Codec<RpcFrame, RpcFrame>;
 
@@ -189,6 +195,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
 
   private async openSession(): Promise<ClientSession> {
     clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     this.setStatus('connecting');
     const session = new ClientSession(this.options.timeoutMs ?? 0, (s) => this.retire(s));
     try {
@@ -203,12 +210,19 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
       }
       void connection.closed.then((reason) => this.onSessionClosed(session, reason));
       this.session = session;
+      this.lostConnection = false;
       this.backoff?.reset();
       this.setStatus('connected');
       return session;
     } catch (err) {
       if (this._status !== 'closed') {
-        this.setStatus(this.session === undefined && this.reconnectTimer === undefined ? 'idle' : 'disconnected');
+        // Whichever attempt failed (background, a call's, GoAway's replacement), the next one is scheduled here.
+        if (this.lostConnection) {
+          this.setStatus('disconnected');
+          this.scheduleReconnect();
+        } else {
+          this.setStatus('idle');
+        }
         this.emitError(err as Error);
       }
       throw err;
@@ -216,28 +230,34 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   }
 
   private retire(session: ClientSession): void {
-    if (this.session === session) this.session = undefined;
+    if (this.session === session) {
+      this.session = undefined;
+      this.lostConnection = true;
+    }
     this.retiring.add(session);
     void session.whenIdle().then(() => session.conn.close());
-    if (this._status !== 'closed') void this.ready().catch(() => {});
+    if (this._status !== 'closed') void this.ready().catch(noop);
   }
 
   private onSessionClosed(session: ClientSession, reason: Error | undefined): void {
     this.retiring.delete(session);
     if (this.session !== session) return;
     this.session = undefined;
+    this.lostConnection = true;
     if (this._status === 'closed') return;
     if (reason !== undefined) this.emitError(reason);
     this.setStatus('disconnected');
     this.scheduleReconnect();
   }
 
+  /** One background attempt after a backoff delay; a failure schedules the next (in `openSession`). */
   private scheduleReconnect(): void {
     if (this.backoff === undefined || this._status === 'closed') return;
+    clearTimeout(this.reconnectTimer);
     const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      this.ready().catch(() => this.scheduleReconnect());
+      this.ready().catch(noop);
     }, delay);
     this.reconnectTimer.unref();
   }

@@ -5,7 +5,7 @@
 export const ControlCode = {
   /** C: a request that expects a reply. S: one item of a streamed reply (more follow). */
   Normal: 0,
-  /** C: cancel the call with this id. S: the server abandoned the call (the client fails it as cancelled). */
+  /** C: cancel the call with this id (with `timeoutMs`: its deadline passed). S: the server abandoned the call (the client fails it as cancelled). */
   Cancel: 1,
   /** S: the streamed reply with this id is complete; the frame carries no value. */
   End: 2,

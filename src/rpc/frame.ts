@@ -15,7 +15,7 @@ export interface RpcFrame {
   pattern?: string | undefined;
   /** The payload: request argument, reply value, stream item, or error body. */
   data?: unknown;
-  /** Requests: the remaining time budget in milliseconds when the frame was sent. */
+  /** Requests: the remaining time budget in milliseconds when the frame was sent. Cancel: the budget that ran out, when the cancel is a deadline. */
   timeoutMs?: number | undefined;
   /** Requests and events: string metadata. */
   meta?: Metadata | undefined;

@@ -236,15 +236,19 @@ export class ServerCall {
 
   /**
    * Sends one frame of this call. A value the codec cannot encode (or too large) becomes an
-   * Error frame instead, so the client is never left waiting.
+   * Error frame instead, so the client is never left waiting. An error body that cannot be
+   * encoded either is replaced by the encoding error's code and message, which always can be:
+   * this runs inside a reactor or a promise handler, where a throw would take down the
+   * connection or surface as an unhandled rejection.
    */
   private sendFrame(code: ControlCode, data: unknown): void {
     try {
       this.host.send({ id: this.id, code, data });
     } catch (err) {
-      if (!(err instanceof EncodeError || err instanceof FrameTooLargeError) || code === ControlCode.Error) throw err;
+      if (!(err instanceof EncodeError || err instanceof FrameTooLargeError)) throw err;
       if (!this.isDone) this.settle();
-      this.host.send({ id: this.id, code: ControlCode.Error, data: this.host.serializeError(err) });
+      const body = code === ControlCode.Error ? { name: err.name, code: err.code, message: err.message } : this.host.serializeError(err);
+      this.host.send({ id: this.id, code: ControlCode.Error, data: body });
     }
   }
 }

@@ -56,7 +56,10 @@ export class ServerSession implements Reactor<RpcFrame>, CallHost {
         return;
       case ControlCode.Cancel:
         // A Cancel for a call that already finished (or never existed) is normal: ignore it.
-        this.calls.get(frame.id)?.abort(new CancelledError('call cancelled by the client'));
+        // One with `timeoutMs` is the client's deadline passing, which our own timer may not have seen yet.
+        this.calls
+          .get(frame.id)
+          ?.abort(frame.timeoutMs === undefined ? new CancelledError('call cancelled by the client') : new DeadlineExceededError(frame.timeoutMs));
         return;
       case ControlCode.Event:
         this.onEvent(frame);

@@ -20,7 +20,11 @@ export type ProtosocketCallOptions = Omit<CallOptions, 'meta'>;
  * filters produced) goes through `serializeError`; transport failures are Errors with a `code`
  * (ERR_CONNECTION_CLOSED, ERR_DEADLINE_EXCEEDED, ECONNREFUSED...).
  */
-export class ProtosocketClient extends ClientProxy<Record<never, Function>, RpcClientStatus> implements OnApplicationShutdown {
+// The base's Status parameter stays `string`: `_status$` is a ReplaySubject, invariant in its
+// type, so a narrower Status would make this class unassignable to `Type<ClientProxy>` and
+// `ClientsModule.register({ customClass: ProtosocketClient })` would not compile under strict.
+// `status` is narrowed below instead; only RpcClientStatus values are ever pushed.
+export class ProtosocketClient extends ClientProxy<Record<never, Function>> implements OnApplicationShutdown {
   private readonly rpc: RpcClient;
 
   constructor(private readonly options: ProtosocketClientOptions = {}) {
@@ -39,6 +43,11 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>, RpcC
       reconnect: options.reconnect,
     });
     this.rpc.on('status', (status) => this._status$.next(status));
+  }
+
+  /** idle, connecting, connected, disconnected (reconnecting in the background), closed. */
+  override get status(): Observable<RpcClientStatus> {
+    return super.status as Observable<RpcClientStatus>;
   }
 
   /** Connects if not connected. Idempotent; calls connect on their own when needed. */

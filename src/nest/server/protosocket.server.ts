@@ -25,7 +25,10 @@ const HANDLER_CACHE_LIMIT = 1024;
 export class ProtosocketServer extends Server<Record<string, Function>, ProtosocketServerStatus> implements CustomTransportStrategy {
   override readonly transportId = PROTOSOCKET_TRANSPORT;
   private rpc: RpcServer | undefined;
+  /** Set once bound: only then does the net/tls server exist for `on()` to attach to. */
+  private listening = false;
   private readonly handlerCache = new Map<string, RequestHandler>();
+  /** `on()` listeners for the net/tls server, registered before it is bound. */
   private readonly pendingListeners: [string, Function][] = [];
 
   constructor(private readonly options: ProtosocketServerOptions = {}) {
@@ -51,10 +54,14 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
       serializeError,
     });
     this.rpc = rpc;
-    for (const [event, listener] of this.pendingListeners) this.attachListener(rpc, event, listener);
-    this.pendingListeners.length = 0;
+    // 'error' goes to the RPC server, which exists now; the rest wait for the net/tls server,
+    // which exists only once bound.
+    for (const [event, listener] of this.pendingListeners) if (event === 'error') this.attachListener(rpc, event, listener);
     rpc.listen({ host: options.host, port: options.port, path: options.path, backlog: options.backlog, tls: options.tls }).then(
       () => {
+        this.listening = true;
+        for (const [event, listener] of this.pendingListeners) if (event !== 'error') this.attachListener(rpc, event, listener);
+        this.pendingListeners.length = 0;
         this._status$.next('connected');
         callback();
       },
@@ -74,10 +81,15 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     this._status$.next('disconnected');
   }
 
-  /** `'error'` is the RPC server's (handler-less errors); any other event is the net/tls server's. */
+  /**
+   * `'error'` is the RPC server's (handler-less errors); any other event is the net/tls
+   * server's. Registered before `listen` has bound, a listener is attached once it has (so it
+   * does not see `'listening'`).
+   */
   on(event: string, callback: Function): void {
-    if (this.rpc === undefined) this.pendingListeners.push([event, callback]);
-    else this.attachListener(this.rpc, event, callback);
+    const rpc = this.rpc;
+    if (rpc !== undefined && (event === 'error' || this.listening)) this.attachListener(rpc, event, callback);
+    else this.pendingListeners.push([event, callback]);
   }
 
   /** The `net.Server` (or `tls.Server`). */

@@ -1,0 +1,47 @@
+/**
+ * (a) This transport through the full Nest pipeline: `ProtosocketServer` as the strategy of a
+ * microservice built by NestFactory.createMicroservice, `ProtosocketClient` as the ClientProxy.
+ */
+import { NestFactory } from '@nestjs/core';
+import { lastValueFrom } from 'rxjs';
+import { ProtosocketClient, ProtosocketServer } from '../../src/nest/index.js';
+import { COUNT, type Driver, ECHO, STREAM } from '../lib/driver.js';
+import { BenchAppModule } from '../lib/nest-app.js';
+
+const HOST = '127.0.0.1';
+
+export const driver: Driver = {
+  async startServer(hooks) {
+    const strategy = new ProtosocketServer({ host: HOST, port: 0 });
+    const app = await NestFactory.createMicroservice(BenchAppModule.forRoot(hooks), { strategy, logger: false });
+    await app.listen();
+    const port = strategy.port;
+    if (port === undefined) throw new Error('ProtosocketServer has no port after listen');
+    return { port, close: () => app.close() };
+  },
+
+  async connect(port) {
+    const client = new ProtosocketClient({ host: HOST, port, reconnect: false });
+    await client.connect();
+    return {
+      request(data, done) {
+        let reply: unknown;
+        client.send(ECHO, data).subscribe({
+          next: (value) => (reply = value),
+          error: (err: unknown) => done(err),
+          complete: () => done(undefined, reply),
+        });
+      },
+      stream(count, onItem, done) {
+        client.send(STREAM, count).subscribe({ next: onItem, error: (err: unknown) => done(err), complete: () => done() });
+      },
+      emit(data) {
+        // Completes once queued, or after the connection drained when it was over its high-water mark.
+        return lastValueFrom(client.emit(COUNT, data), { defaultValue: undefined }).then(noop);
+      },
+      close: () => client.close(),
+    };
+  },
+};
+
+function noop(): void {}

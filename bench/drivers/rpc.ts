@@ -1,0 +1,46 @@
+/** (b) This transport's RPC API, without Nest: `RpcServer` handlers and an `RpcClient`. */
+import { RpcClient, RpcServer } from '../../src/rpc/index.js';
+import { COUNT, type Driver, ECHO, STREAM } from '../lib/driver.js';
+
+const HOST = '127.0.0.1';
+
+export const driver: Driver = {
+  async startServer(hooks) {
+    const server = new RpcServer();
+    server.handle(ECHO, (data) => {
+      hooks.request();
+      return data;
+    });
+    // A pulled stream: the server takes the next item only while the connection has room.
+    server.handle(STREAM, (count) => generate(hooks.streamItems(count as number)));
+    server.handleEvent(COUNT, () => hooks.event());
+    await server.listen({ host: HOST, port: 0 });
+    const port = server.port;
+    if (port === undefined) throw new Error('RpcServer has no port after listen');
+    return { port, close: () => server.close(1_000) };
+  },
+
+  async connect(port) {
+    const client = new RpcClient({ host: HOST, port, reconnect: false });
+    await client.connect();
+    return {
+      request(data, done) {
+        client.call(ECHO, data).then(
+          (reply) => done(undefined, reply),
+          (err: unknown) => done(err),
+        );
+      },
+      stream(count, onItem, done) {
+        client.open(STREAM, count, { next: onItem, error: (err) => done(err), complete: () => done() });
+      },
+      emit(data) {
+        return client.sendEvent(COUNT, data);
+      },
+      close: () => client.close(1_000),
+    };
+  },
+};
+
+async function* generate(items: readonly unknown[]): AsyncGenerator<unknown> {
+  for (const item of items) yield item;
+}

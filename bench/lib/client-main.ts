@@ -1,0 +1,71 @@
+/**
+ * The load-generator process: waits for the orchestrator's `run` message, connects the
+ * driver's client to the server process, runs the workloads in order and reports one result
+ * per workload. Control requests (begin/end of a measured window) go to the server process
+ * through the orchestrator.
+ */
+import 'reflect-metadata';
+import { LIMITS } from './config.js';
+import { type Answer, type ControlOp, type ControlOps, type ToClient, die, exitWithParent, sendToParent } from './ipc.js';
+import { loadDriver } from './registry.js';
+import { type ServerControl, runWorkload } from './workloads.js';
+
+/** Control requests in flight, by id. */
+class ParentControl implements ServerControl {
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+
+  ask<K extends ControlOp>(op: K, arg: ControlOps[K]['arg']): Promise<ControlOps[K]['value']> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`control request ${op} got no answer within ${LIMITS.controlMs} ms`));
+      }, LIMITS.controlMs + extraWait(op, arg));
+      this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      sendToParent({ t: 'ask', id, op, arg });
+    });
+  }
+
+  onAnswer(answer: Answer): void {
+    const waiter = this.waiting.get(answer.id);
+    if (waiter === undefined) return;
+    this.waiting.delete(answer.id);
+    clearTimeout(waiter.timer);
+    if (answer.ok) waiter.resolve(answer.value);
+    else waiter.reject(new Error(`server: ${answer.error}`));
+  }
+}
+
+/** `waitEvents` legitimately takes up to its own cap. */
+function extraWait(op: ControlOp, arg: unknown): number {
+  return op === 'waitEvents' ? (arg as { capMs: number }).capMs : 0;
+}
+
+function main(): void {
+  exitWithParent();
+  const control = new ParentControl();
+  process.on('message', (message: ToClient) => {
+    if (message.t === 'answer') control.onAnswer(message);
+    else void run(message, control).catch(die);
+  });
+}
+
+async function run(job: Extract<ToClient, { t: 'run' }>, control: ParentControl): Promise<void> {
+  const driver = await loadDriver(job.driver);
+  const client = await driver.connect(job.port);
+  for (const spec of job.specs) {
+    try {
+      const result = await runWorkload(spec, client, control);
+      sendToParent({ t: 'result', result });
+    } catch (err) {
+      die(err, { workload: spec.name });
+      return;
+    }
+  }
+  // Closing is bounded: a transport that does not close in time is cut off by process exit.
+  await Promise.race([client.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]);
+  sendToParent({ t: 'done' }, () => process.exit(0));
+}
+
+main();

@@ -1,0 +1,274 @@
+/**
+ * Turns the runs into results: the median of each figure over the repetitions, its ratio to
+ * Nest TCP and to raw net from the same run, the targets, and the markdown tables.
+ */
+import { WORKLOAD_LABELS, WORKLOAD_NAMES, type WorkloadName } from './config.js';
+import type { WorkloadResult } from './ipc.js';
+import type { PairOutcome } from './pair.js';
+import { DRIVER_LABELS, DRIVER_NAMES, type DriverName, NEST_TCP, RAW_NET } from './registry.js';
+
+export interface RunMeta {
+  date: string;
+  mode: string;
+  reps: number;
+  node: string;
+  platform: string;
+  cpus: string;
+  loadAverage: { start: number[]; end: number[] };
+  git: { commit: string; dirty: string[] };
+  totalSeconds: number;
+  notes: string[];
+}
+
+export interface Figure {
+  id: string;
+  /** The workload whose result the figure comes from; none for per-process figures. */
+  workload?: WorkloadName;
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  /** Which table it belongs in. */
+  table: 'main' | 'server';
+  pick(result: WorkloadResult | undefined, outcome: PairOutcome): number | undefined;
+}
+
+const MB = 1e6;
+
+export const FIGURES: Figure[] = [
+  latency('w1', 'p50', 'W1 latency p50'),
+  latency('w1', 'p99', 'W1 latency p99'),
+  latency('w1', 'p999', 'W1 latency p99.9'),
+  { id: 'w2.rate', workload: 'w2', label: 'W2 throughput', unit: 'req/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
+  latency('w2', 'p50', 'W2 latency p50'),
+  latency('w2', 'p99', 'W2 latency p99'),
+  { id: 'w2.cpu', workload: 'w2', label: 'W2 server CPU per request', unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.serverCpuUsPerOp },
+  { id: 'w2.rss', workload: 'w2', label: 'W2 server peak RSS', unit: 'MB', better: 'lower', table: 'main', pick: (r) => mb(r?.server.peakRssBytes) },
+  {
+    id: 'w2.rss-growth',
+    workload: 'w2',
+    label: 'W2 server RSS growth over idle',
+    unit: 'MB',
+    better: 'lower',
+    table: 'main',
+    pick: (r, o) => mb(r === undefined ? undefined : r.server.peakRssBytes - o.idleRssBytes),
+  },
+  { id: 'w3-json.mbps', workload: 'w3-json', label: 'W3 64 KiB JSON string', unit: 'MB/s', better: 'higher', table: 'main', pick: (r) => r?.mbPerSec },
+  { id: 'w3-bytes.mbps', workload: 'w3-bytes', label: 'W3 64 KiB Buffer', unit: 'MB/s', better: 'higher', table: 'main', pick: (r) => r?.mbPerSec },
+  { id: 'w4.rate', workload: 'w4', label: 'W4 events received', unit: 'events/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
+  { id: 'w5.rate', workload: 'w5', label: 'W5 streamed messages', unit: 'msg/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
+  { id: 'idle.rss', label: 'Server RSS after start-up (idle)', unit: 'MB', better: 'lower', table: 'server', pick: (_r, o) => mb(o.idleRssBytes) },
+  ...WORKLOAD_NAMES.flatMap((workload): Figure[] => [
+    { id: `${workload}.peak-rss`, workload, label: `${WORKLOAD_LABELS[workload]} server peak RSS`, unit: 'MB', better: 'lower', table: 'server', pick: (r) => mb(r?.server.peakRssBytes) },
+    { id: `${workload}.cpu-op`, workload, label: `${WORKLOAD_LABELS[workload]} server CPU per operation`, unit: 'µs', better: 'lower', table: 'server', pick: (r) => r?.serverCpuUsPerOp },
+    { id: `${workload}.server-load`, workload, label: `${WORKLOAD_LABELS[workload]} server CPU load`, unit: 'cores', better: 'lower', table: 'server', pick: serverLoad },
+    { id: `${workload}.client-load`, workload, label: `${WORKLOAD_LABELS[workload]} load-generator CPU load`, unit: 'cores', better: 'lower', table: 'server', pick: (r) => r?.clientCpuLoad },
+  ]),
+];
+
+/** CPU seconds per second in the server's window: 1.0 means one core fully busy. */
+function serverLoad(result: WorkloadResult | undefined): number | undefined {
+  if (result === undefined || result.server.elapsedMs <= 0) return undefined;
+  return (result.server.cpuUserUs + result.server.cpuSystemUs) / 1000 / result.server.elapsedMs;
+}
+
+function mb(bytes: number | undefined): number | undefined {
+  return bytes === undefined ? undefined : bytes / MB;
+}
+
+function latency(workload: WorkloadName, percentile: 'p50' | 'p99' | 'p999', label: string): Figure {
+  return { id: `${workload}.${percentile}`, workload, label, unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.latencyUs?.[percentile] };
+}
+
+export interface Cell {
+  median: number;
+  reps: number[];
+  /** (max - min) / median over the repetitions. */
+  spread: number;
+  vsNestTcp?: number;
+  vsRawNet?: number;
+}
+
+export interface FigureResult {
+  id: string;
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  table: 'main' | 'server';
+  cells: Partial<Record<DriverName, Cell>>;
+}
+
+export interface Target {
+  id: string;
+  text: string;
+  driver: DriverName;
+  figure: string;
+  reference: DriverName;
+  /** value / reference must be >= threshold (higher is better) or <= threshold (lower). */
+  threshold: number;
+  ratio?: number;
+  pass?: boolean;
+}
+
+/** The issue's targets, as ratios between medians of the same run. */
+const TARGETS: Omit<Target, 'ratio' | 'pass' | 'text'>[] = [
+  { id: 'T1', driver: 'nest-protosocket', figure: 'w2.rate', reference: NEST_TCP, threshold: 3.5 },
+  { id: 'T2', driver: 'nest-protosocket', figure: 'w2.rate', reference: RAW_NET, threshold: 0.9 },
+  { id: 'T3', driver: 'rpc', figure: 'w2.rate', reference: RAW_NET, threshold: 1.2 },
+  { id: 'T4', driver: 'nest-protosocket', figure: 'w1.p50', reference: RAW_NET, threshold: 1.05 },
+  { id: 'T5', driver: 'rpc', figure: 'w1.p50', reference: RAW_NET, threshold: 1.05 },
+  { id: 'T6', driver: 'nest-protosocket', figure: 'w3-bytes.mbps', reference: NEST_TCP, threshold: 3 },
+  { id: 'T7', driver: 'nest-protosocket', figure: 'w3-json.mbps', reference: NEST_TCP, threshold: 1 },
+  { id: 'T8', driver: 'nest-protosocket', figure: 'w4.rate', reference: NEST_TCP, threshold: 8 },
+  { id: 'T9', driver: 'nest-protosocket', figure: 'w5.rate', reference: NEST_TCP, threshold: 3 },
+  { id: 'T10', driver: 'nest-protosocket', figure: 'w2.rss', reference: NEST_TCP, threshold: 0.6 },
+];
+
+export interface Summary {
+  meta: RunMeta;
+  drivers: { name: DriverName; label: string }[];
+  figures: FigureResult[];
+  targets: Target[];
+  failures: { driver: DriverName; rep: number; workload?: string; error: string }[];
+  runs: PairOutcome[];
+}
+
+export function summarize(outcomes: PairOutcome[], meta: RunMeta): Summary {
+  const drivers = DRIVER_NAMES.filter((name) => outcomes.some((o) => o.driver === name));
+  const figures = FIGURES.map((figure) => summarizeFigure(figure, outcomes, drivers));
+  const byId = new Map(figures.map((f) => [f.id, f]));
+  const targets = TARGETS.map((t): Target => {
+    const figure = byId.get(t.figure);
+    const value = figure?.cells[t.driver]?.median;
+    const reference = figure?.cells[t.reference]?.median;
+    const ratio = value !== undefined && reference !== undefined && reference > 0 ? value / reference : undefined;
+    const better = figure?.better ?? 'higher';
+    const pass = ratio === undefined ? undefined : better === 'higher' ? ratio >= t.threshold : ratio <= t.threshold;
+    const text = `${figure?.label ?? t.figure} (${figure?.unit ?? ''}), ${DRIVER_LABELS[t.driver]} vs ${DRIVER_LABELS[t.reference]}: target ${better === 'higher' ? '>=' : '<='} ${t.threshold}x`;
+    return { ...t, text, ...(ratio === undefined ? {} : { ratio }), ...(pass === undefined ? {} : { pass }) };
+  });
+  const failures = outcomes.flatMap((o) => (o.failure === undefined ? [] : [{ driver: o.driver, rep: o.rep, ...o.failure }]));
+  return { meta, drivers: drivers.map((name) => ({ name, label: DRIVER_LABELS[name] })), figures, targets, failures, runs: outcomes };
+}
+
+function summarizeFigure(figure: Figure, outcomes: PairOutcome[], drivers: DriverName[]): FigureResult {
+  const cells: Partial<Record<DriverName, Cell>> = {};
+  for (const driver of drivers) {
+    const reps: number[] = [];
+    for (const outcome of outcomes) {
+      if (outcome.driver !== driver) continue;
+      const result = outcome.results.find((r) => r.workload === figure.workload);
+      if (figure.workload !== undefined && result === undefined) continue;
+      const value = figure.pick(result, outcome);
+      if (value !== undefined && Number.isFinite(value)) reps.push(value);
+    }
+    if (reps.length === 0) continue;
+    const m = median(reps);
+    cells[driver] = { median: m, reps, spread: m > 0 ? (Math.max(...reps) - Math.min(...reps)) / m : 0 };
+  }
+  for (const cell of Object.values(cells)) {
+    const nestTcp = cells[NEST_TCP]?.median;
+    const rawNet = cells[RAW_NET]?.median;
+    if (nestTcp !== undefined && nestTcp > 0) cell.vsNestTcp = cell.median / nestTcp;
+    if (rawNet !== undefined && rawNet > 0) cell.vsRawNet = cell.median / rawNet;
+  }
+  const { pick: _pick, workload: _workload, ...rest } = figure;
+  return { ...rest, cells };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+// Markdown
+
+/** A repetition spread above this marks the cell: the machine was noisy for that figure. */
+const NOISY_SPREAD = 0.25;
+
+export function renderMarkdown(summary: Summary): string {
+  const { meta } = summary;
+  const lines: string[] = [];
+  lines.push(`# Benchmark results (${meta.mode})`, '');
+  lines.push(
+    `${meta.date} · Node ${meta.node} · ${meta.platform} · ${meta.cpus} · ${meta.reps} repetition(s), medians · ` +
+      `load average ${fmtLoad(meta.loadAverage.start)} at start, ${fmtLoad(meta.loadAverage.end)} at end · ` +
+      `commit ${meta.git.commit}${meta.git.dirty.length > 0 ? ` + uncommitted changes in ${meta.git.dirty.length} file(s)` : ''} · ` +
+      `${meta.totalSeconds.toFixed(0)} s in total`,
+    '',
+  );
+  for (const note of meta.notes) lines.push(`> ${note}`, '');
+  lines.push('Each cell: median value, then its ratio to Nest TCP and to raw net from the same run (`×Nest TCP / ×raw net`). ↑ higher is better, ↓ lower is better. † marks a figure whose repetitions spread more than 25% around the median.', '');
+  lines.push(...renderTable(summary, 'main'), '');
+  lines.push('## Targets', '', '```', ...targetLines(summary), '```', '');
+  lines.push(
+    '## Resources per workload',
+    '',
+    'Server: peak RSS in the measured window (sampled every 50 ms), CPU time (user + system) per request, event or streamed message, and CPU load (CPU seconds per second; 1.00 is one core saturated). ' +
+      'Load generator: its own CPU load in the window; near 1.00 the client side, not the server, limits the throughput. ' +
+      "Each driver's server process runs the workloads in the order listed, with a GC before each window.",
+    '',
+  );
+  lines.push(...renderTable(summary, 'server'), '');
+  if (summary.failures.length > 0) {
+    lines.push('## Failures', '');
+    for (const f of summary.failures) lines.push(`- ${f.driver} rep ${f.rep}${f.workload === undefined ? '' : ` (${f.workload})`}: ${firstLine(f.error)}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+function renderTable(summary: Summary, table: 'main' | 'server'): string[] {
+  const drivers = summary.drivers;
+  const header = `| Figure | ${drivers.map((d) => d.label).join(' | ')} |`;
+  const rule = `|---|${drivers.map(() => '---:').join('|')}|`;
+  const rows = summary.figures
+    .filter((f) => f.table === table)
+    .map((f) => {
+      const cells = drivers.map((d) => renderCell(f, f.cells[d.name]));
+      return `| ${f.label} (${f.unit}) ${f.better === 'higher' ? '↑' : '↓'} | ${cells.join(' | ')} |`;
+    });
+  return [header, rule, ...rows];
+}
+
+function renderCell(figure: FigureResult, cell: Cell | undefined): string {
+  if (cell === undefined) return '–';
+  const ratios = `${fmtRatio(cell.vsNestTcp)} / ${fmtRatio(cell.vsRawNet)}`;
+  return `${formatValue(cell.median, figure.unit)}${cell.spread > NOISY_SPREAD ? ' †' : ''} <sub>${ratios}</sub>`;
+}
+
+export function targetLines(summary: Summary): string[] {
+  return summary.targets.map((t) => {
+    const verdict = t.pass === undefined ? 'N/A ' : t.pass ? 'PASS' : 'FAIL';
+    const measured = t.ratio === undefined ? 'not measured' : `measured ${t.ratio.toFixed(2)}x`;
+    return `${verdict} ${t.id.padEnd(3)} ${t.text}; ${measured}`;
+  });
+}
+
+/** A figure's value in its unit, compact: 12.3k, 1.23M, 58.4, 1,234. */
+export function formatValue(value: number, unit: string): string {
+  if (unit === 'µs') return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1);
+  if (unit === 'MB' || unit === 'MB/s') return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+  if (unit === 'cores') return value.toFixed(2);
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+  if (value >= 1e4) return `${(value / 1e3).toFixed(1)}k`;
+  return value.toFixed(0);
+}
+
+/** A latency in µs, switching to ms from 10 ms: "58.4 µs", "1,234 µs", "13.6 ms". */
+export function formatLatency(us: number): string {
+  return us >= 10_000 ? `${(us / 1000).toFixed(1)} ms` : `${formatValue(us, 'µs')} µs`;
+}
+
+function fmtRatio(ratio: number | undefined): string {
+  if (ratio === undefined) return '–';
+  return `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}×`;
+}
+
+function fmtLoad(load: number[]): string {
+  return load.map((l) => l.toFixed(2)).join(' ');
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}

@@ -1,0 +1,67 @@
+/**
+ * The server process: `node server-main.js <driver> [window-file]`. Starts the driver's server
+ * on 127.0.0.1, reports its port, then answers the orchestrator's control requests until told
+ * to shut down (or until the orchestrator goes away).
+ */
+import 'reflect-metadata';
+import { writeFileSync } from 'node:fs';
+import { LIMITS } from './config.js';
+import type { DriverServer } from './driver.js';
+import { type Answer, type ControlOp, type ToServer, describeError, die, exitWithParent, sendToParent } from './ipc.js';
+import { isDriverName, loadDriver } from './registry.js';
+import { collectGarbage } from './gc.js';
+import { ServerStats } from './server-stats.js';
+
+const [name = '', windowFile] = process.argv.slice(2);
+
+async function main(): Promise<void> {
+  exitWithParent();
+  if (!isDriverName(name)) throw new Error(`unknown driver ${name}`);
+  const stats = new ServerStats();
+  const driver = await loadDriver(name);
+  const server = await driver.startServer(stats.hooks);
+  collectGarbage();
+  process.on('message', (message: ToServer) => {
+    if (message.t === 'shutdown') void shutdown(server);
+    else void answer(message.id, () => control(stats, message.op, message.arg));
+  });
+  sendToParent({ t: 'ready', port: server.port, idleRssBytes: process.memoryUsage.rss() });
+}
+
+function control(stats: ServerStats, op: ControlOp, arg: unknown): unknown {
+  switch (op) {
+    case 'begin':
+      stats.begin((arg as { expectEvents?: number }).expectEvents);
+      return null;
+    case 'end': {
+      const window = stats.end();
+      // Profile runs: the measured windows, so the profile summary can leave out warm-up.
+      if (windowFile !== undefined) writeFileSync(windowFile, JSON.stringify({ windows: stats.windows }));
+      return window;
+    }
+    case 'waitEvents':
+      return stats.waitEvents((arg as { capMs: number }).capMs);
+  }
+}
+
+async function answer(id: number, run: () => unknown): Promise<void> {
+  let reply: Answer;
+  try {
+    reply = { t: 'answer', id, ok: true, value: await run() };
+  } catch (err) {
+    reply = { t: 'answer', id, ok: false, error: describeError(err) };
+  }
+  sendToParent(reply);
+}
+
+/** Closes the server, then exits normally: --cpu-prof writes its profile on a normal exit. */
+async function shutdown(server: DriverServer): Promise<void> {
+  setTimeout(() => process.exit(0), LIMITS.serverStopMs / 2).unref();
+  try {
+    await server.close();
+  } finally {
+    process.exit(0);
+  }
+}
+
+main().catch(die);

@@ -1,0 +1,61 @@
+import { ProtocolError } from '../../core/errors.js';
+import { CONTROL_CODE_LIMIT, type ControlCode } from '../control-code.js';
+import { MAX_CALL_ID, type Metadata, type RpcFrame } from '../frame.js';
+
+/**
+ * Rules every codec applies to the fields of an RpcFrame (docs/PROTOCOL.md, "Envelope"), so
+ * that the codecs agree on what a valid frame is whatever their byte layout.
+ */
+
+/** `timeoutMs` travels as a u32. */
+export const MAX_TIMEOUT_MS = 0xffff_ffff;
+
+/**
+ * Byte payloads under this size are copied out of the read buffer when decoded, so a small
+ * payload kept by the application does not pin a whole socket chunk. Larger ones stay views.
+ */
+export const COPY_BYTES_BELOW = 16 * 1024;
+
+export function isCallId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_CALL_ID;
+}
+
+export function isControlCode(value: unknown): value is ControlCode {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < CONTROL_CODE_LIMIT;
+}
+
+export function isWireTimeout(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_TIMEOUT_MS;
+}
+
+/** The budget as sent: whole milliseconds, rounded up (a budget never shrinks to 0 by rounding), within u32. */
+export function wireTimeout(timeoutMs: number): number {
+  return Math.min(Math.max(0, Math.ceil(timeoutMs)), MAX_TIMEOUT_MS);
+}
+
+/** Refuses to encode an id or a code that no decoder would accept (the throw becomes ERR_ENCODE). */
+export function checkOutbound(frame: RpcFrame): void {
+  if (!isCallId(frame.id)) throw new RangeError(`call id must be an integer in 0..${MAX_CALL_ID}, got ${frame.id}`);
+  if (!isControlCode(frame.code)) throw new RangeError(`unknown control code ${String(frame.code)}`);
+}
+
+/** A decoded byte payload as a Buffer the application may keep (see COPY_BYTES_BELOW). */
+export function ownBytes(view: Uint8Array): Buffer {
+  if (view.byteLength < COPY_BYTES_BELOW) return Buffer.from(view);
+  return Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** Metadata is string to string: a peer's other values must not reach handlers typed as strings. */
+export function checkMeta(value: unknown): Metadata {
+  if (!isPlainObject(value)) throw new ProtocolError('meta is not a map');
+  for (const key in value) {
+    if (typeof value[key] !== 'string') throw new ProtocolError('meta values must be strings');
+  }
+  return value as Metadata;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

@@ -1,0 +1,155 @@
+import { Packr, RESERVE_START_SPACE, Unpackr, type Options } from 'msgpackr';
+import { NEED_MORE, type Codec, type Decoder, type Encoder } from '../../core/codec.js';
+import { describe, ProtocolError } from '../../core/errors.js';
+import type { OutboundBuffer } from '../../core/outbound-buffer.js';
+import type { ControlCode } from '../control-code.js';
+import type { Metadata, RpcFrame } from '../frame.js';
+import { checkMeta, checkOutbound, isCallId, isControlCode, isPlainObject, isWireTimeout, ownBytes, wireTimeout } from './envelope.js';
+
+/**
+ * The MessagePack codec (docs/PROTOCOL.md, "msgpack"), framed as protosocket-messagepack
+ * frames: the MessagePack u32 marker 0xCE and the body's length, then one MessagePack value.
+ *
+ *   +------+----------------+---------------------------------------------+
+ *   | 0xCE | length: u32 BE | body: one MessagePack map, `length` bytes    |
+ *   +------+----------------+---------------------------------------------+
+ *
+ * The body is a map with one-letter keys; absent fields are left out, never written as nil,
+ * so a `null` payload stays distinct from no payload:
+ *
+ *   { i: id, c: control code, p?: pattern, t?: timeout ms, m?: { string: string }, d?: data }
+ *
+ * Byte payloads (Buffer, Uint8Array) are MessagePack `bin` and decode as Buffers.
+ */
+export const MSGPACK_MARKER_U32 = 0xce;
+export const MSGPACK_HEADER_BYTES = 5;
+
+/** msgpackr options the codec decides itself, because the envelope and interop depend on them. */
+type FixedOption =
+  | 'useRecords'
+  | 'structures'
+  | 'getStructures'
+  | 'saveStructures'
+  | 'maxSharedStructures'
+  | 'maxOwnStructures'
+  | 'shouldShareStructure'
+  | 'sequential'
+  | 'bundleStrings'
+  | 'structuredClone'
+  | 'mapsAsObjects';
+
+export interface MsgpackCodecOptions {
+  /**
+   * Passed to msgpackr's Packr and Unpackr, for the payload's own types (`int64AsType`,
+   * `useFloat32`, `moreTypes`, ...). Defaults: `variableMapSize: true` (small maps as fixmap),
+   * `int64AsType: 'auto'` (64-bit integers decode as numbers when exact, else bigint).
+   * Options that would leave standard MessagePack (records, bundled strings, structured clone)
+   * or change how maps decode are fixed by the codec and cannot be set.
+   */
+  msgpackr?: Omit<Options, FixedOption>;
+}
+
+/** Builds a MessagePack codec. Encoder and decoder keep no per-connection state. */
+export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec<RpcFrame, RpcFrame> {
+  const settings: Options = {
+    variableMapSize: true,
+    // msgpackr supports 'auto' (number when exact, else bigint) but its typings omit it.
+    int64AsType: 'auto' as Options['int64AsType'],
+    ...options.msgpackr,
+    // Interop: plain MessagePack only. msgpackr's records and bundled strings are extensions
+    // other implementations cannot read, and shared structures would be per-connection state.
+    useRecords: false,
+    sequential: false,
+    bundleStrings: false,
+    structuredClone: false,
+    mapsAsObjects: true,
+  };
+  const packr = new Packr(settings);
+  const unpackr = new Unpackr(settings);
+
+  const encoder: Encoder<RpcFrame> = {
+    encode(frame: RpcFrame, out: OutboundBuffer): void {
+      checkOutbound(frame);
+      // msgpackr reserves the header's 5 bytes in front of the body, in the same allocation; it
+      // never writes over a buffer it returned before, so the bytes can be queued by reference.
+      const bytes = packr.pack(toEnvelope(frame), RESERVE_START_SPACE | MSGPACK_HEADER_BYTES);
+      bytes[0] = MSGPACK_MARKER_U32;
+      bytes.writeUInt32BE(bytes.length - MSGPACK_HEADER_BYTES, 1);
+      out.writeBytes(bytes);
+    },
+  };
+
+  const decoder: Decoder<RpcFrame> = {
+    frameSize(buffer: Buffer, start: number, end: number): number {
+      if (end <= start) return NEED_MORE;
+      const marker = buffer[start] as number;
+      if (marker !== MSGPACK_MARKER_U32) {
+        throw new ProtocolError(`a msgpack frame starts with 0xce, got 0x${marker.toString(16).padStart(2, '0')}`);
+      }
+      if (end - start < MSGPACK_HEADER_BYTES) return NEED_MORE;
+      const length = buffer.readUInt32BE(start + 1);
+      if (length === 0) throw new ProtocolError('msgpack frame with an empty body');
+      // At most 5 + 0xffffffff: a plain number, no overflow; FrameReader compares it with maxFrameBytes.
+      return MSGPACK_HEADER_BYTES + length;
+    },
+    decode(buffer: Buffer, start: number, end: number): RpcFrame {
+      let body: unknown;
+      try {
+        // Reads exactly [start + 5, end): msgpackr throws when the value ends before `end`
+        // (trailing bytes) or runs past it (truncated), so the declared length is the truth.
+        body = unpackr.unpack(buffer, { start: start + MSGPACK_HEADER_BYTES, end });
+      } catch (err) {
+        throw new ProtocolError(`invalid msgpack body: ${describe(err)}`, { cause: err });
+      }
+      return fromEnvelope(body);
+    },
+  };
+
+  return { encoder, decoder };
+}
+
+/** The MessagePack codec with default options. */
+export const msgpackCodec: Codec<RpcFrame, RpcFrame> = createMsgpackCodec();
+export const msgpackEncoder: Encoder<RpcFrame> = msgpackCodec.encoder;
+export const msgpackDecoder: Decoder<RpcFrame> = msgpackCodec.decoder;
+
+interface Envelope {
+  i: number;
+  c: ControlCode;
+  p?: string;
+  t?: number;
+  m?: Metadata;
+  d?: unknown;
+}
+
+const ENVELOPE_KEYS = new Set(['i', 'c', 'p', 't', 'm', 'd']);
+
+function toEnvelope(frame: RpcFrame): Envelope {
+  const envelope: Envelope = { i: frame.id, c: frame.code };
+  if (frame.pattern !== undefined) envelope.p = frame.pattern;
+  if (frame.timeoutMs !== undefined) envelope.t = wireTimeout(frame.timeoutMs);
+  if (frame.meta !== undefined) envelope.m = frame.meta;
+  if (frame.data !== undefined) envelope.d = frame.data;
+  return envelope;
+}
+
+function fromEnvelope(body: unknown): RpcFrame {
+  if (!isPlainObject(body)) throw new ProtocolError('msgpack body is not a map');
+  for (const key in body) {
+    // Like the JSON codec's reserved flag bits: a key this version does not know is refused, not skipped.
+    if (!ENVELOPE_KEYS.has(key)) throw new ProtocolError(`unknown envelope key ${JSON.stringify(key)}`);
+  }
+  const { i: id, c: code, p: pattern, t: timeoutMs, m: meta, d: data } = body;
+  if (!isCallId(id)) throw new ProtocolError('envelope id (i) must be an integer in 0..2^32-1');
+  if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${describe(code)}`);
+  if (pattern !== undefined && typeof pattern !== 'string') throw new ProtocolError('envelope pattern (p) must be a string');
+  if (timeoutMs !== undefined && !isWireTimeout(timeoutMs)) throw new ProtocolError('envelope timeout (t) must be an integer in 0..2^32-1');
+  return {
+    id,
+    code,
+    pattern,
+    data: data instanceof Uint8Array ? ownBytes(data) : data,
+    timeoutMs,
+    meta: meta === undefined ? undefined : checkMeta(meta),
+  };
+}

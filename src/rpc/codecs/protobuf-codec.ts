@@ -1,0 +1,282 @@
+import protobuf from 'protobufjs/light.js';
+import type { Codec, Decoder, Encoder } from '../../core/codec.js';
+import { describe, ProtocolError } from '../../core/errors.js';
+import type { OutboundBuffer } from '../../core/outbound-buffer.js';
+import type { Metadata, RpcFrame } from '../frame.js';
+import { checkOutbound, isCallId, isControlCode, ownBytes, wireTimeout } from './envelope.js';
+import { varintFrameSize, varintSize, writeVarint } from './varint.js';
+
+/**
+ * The Protobuf codec (docs/PROTOCOL.md, "protobuf"): each frame is one `Envelope` message in
+ * protobuf's length-delimited form, exactly as protosocket-prost writes it
+ * (`encode_length_delimited`): a varint byte count, then the message.
+ *
+ *   +---------------------------+------------------------------------+
+ *   | length: varint, 1-10 B    | body: Envelope message, `length` B  |
+ *   +---------------------------+------------------------------------+
+ *
+ * The Envelope (docs/protosocket.proto) keeps protosocket's convention of the message id in
+ * field 1 and the control code in field 2:
+ *
+ *   message Envelope {
+ *     uint64 id = 1;                    // call id, at most 2^32-1
+ *     uint32 code = 2;                  // control code
+ *     optional string pattern = 3;
+ *     optional uint32 timeout_ms = 4;
+ *     map<string, string> meta = 5;
+ *     oneof payload { bytes raw = 6; string json = 7; google.protobuf.Any message = 8; }
+ *   }
+ *
+ * Payloads: a Buffer or Uint8Array travels as `raw`; a protobufjs message instance as `message`
+ * (an Any whose type is looked up in the codec's `root` when decoded); anything else as `json`
+ * (JSON text, as Nest's error bodies are plain objects); `undefined` as no payload.
+ */
+
+/** The Envelope and the google.protobuf.Any it uses, as a protobufjs JSON descriptor. */
+export const ENVELOPE_DESCRIPTOR: protobuf.INamespace = {
+  nested: {
+    google: {
+      nested: {
+        protobuf: {
+          nested: {
+            Any: {
+              fields: {
+                type_url: { type: 'string', id: 1 },
+                value: { type: 'bytes', id: 2 },
+              },
+            },
+          },
+        },
+      },
+    },
+    protosocket: {
+      nested: {
+        v1: {
+          nested: {
+            Envelope: {
+              oneofs: {
+                _pattern: { oneof: ['pattern'] },
+                _timeout_ms: { oneof: ['timeout_ms'] },
+                payload: { oneof: ['raw', 'json', 'message'] },
+              },
+              fields: {
+                id: { type: 'uint64', id: 1 },
+                code: { type: 'uint32', id: 2 },
+                pattern: { type: 'string', id: 3, options: { proto3_optional: true } },
+                timeout_ms: { type: 'uint32', id: 4, options: { proto3_optional: true } },
+                meta: { keyType: 'string', type: 'string', id: 5 } as protobuf.IMapField,
+                raw: { type: 'bytes', id: 6 },
+                json: { type: 'string', id: 7 },
+                message: { type: 'google.protobuf.Any', id: 8 },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+const envelopeRoot = protobuf.Root.fromJSON(ENVELOPE_DESCRIPTOR);
+/** The reflected `protosocket.v1.Envelope` type. */
+export const EnvelopeType: protobuf.Type = envelopeRoot.lookupType('protosocket.v1.Envelope');
+const AnyType: protobuf.Type = envelopeRoot.lookupType('google.protobuf.Any');
+
+export const TYPE_URL_PREFIX = 'type.googleapis.com/';
+
+// Tags (field number << 3 | wire type 2) of the payload fields, written by hand after the rest.
+const RAW_TAG = (6 << 3) | 2;
+const JSON_TAG = (7 << 3) | 2;
+const MESSAGE_TAG = (8 << 3) | 2;
+
+export interface ProtobufCodecOptions {
+  /**
+   * Where the decoder looks up the type of a `google.protobuf.Any` payload, by its type URL's
+   * last segment (`type.googleapis.com/example.v1.Point` -> `example.v1.Point`). Without it,
+   * or for a type it lacks, an Any payload is a protocol error. Encoding needs no root.
+   */
+  root?: protobuf.Root;
+}
+
+/** Builds a Protobuf codec. Encoder and decoder keep no per-connection state. */
+export function createProtobufCodec(options: ProtobufCodecOptions = {}): Codec<RpcFrame, RpcFrame> {
+  const root = options.root;
+  const encoder: Encoder<RpcFrame> = { encode: encodeFrame };
+  const decoder: Decoder<RpcFrame> = {
+    frameSize: varintFrameSize,
+    decode(buffer: Buffer, start: number, end: number): RpcFrame {
+      return decodeFrame(buffer, start, end, root);
+    },
+  };
+  return { encoder, decoder };
+}
+
+/** The Protobuf codec without a root: Any payloads are sent, but received ones cannot be decoded. */
+export const protobufCodec: Codec<RpcFrame, RpcFrame> = createProtobufCodec();
+export const protobufEncoder: Encoder<RpcFrame> = protobufCodec.encoder;
+export const protobufDecoder: Decoder<RpcFrame> = protobufCodec.decoder;
+
+/** The Envelope's fields 1-5 as protobufjs encodes them (field names as in the descriptor). */
+interface EnvelopeHead {
+  id: number;
+  code: number;
+  pattern?: string;
+  timeout_ms?: number;
+  meta?: Metadata;
+}
+
+/** A decoded Envelope: what protobufjs puts on the message, checked before use. */
+interface DecodedEnvelope {
+  id: unknown;
+  code: unknown;
+  pattern: unknown;
+  timeout_ms: unknown;
+  meta: Record<string, string> | undefined;
+  raw: unknown;
+  json: unknown;
+  message: unknown;
+}
+
+interface DecodedAny {
+  type_url: string;
+  value: Uint8Array;
+}
+
+/**
+ * Fields 1-5 go through protobufjs (which leaves out proto3 defaults, as prost does: a Normal
+ * frame has no field 2); the payload field, the highest-numbered one, is appended by hand so a
+ * large byte payload is queued by reference rather than copied. Fields are in field-number
+ * order either way, so the bytes are those `Envelope.encodeDelimited` would write.
+ */
+function encodeFrame(frame: RpcFrame, out: OutboundBuffer): void {
+  checkOutbound(frame);
+  const head: EnvelopeHead = { id: frame.id, code: frame.code };
+  if (frame.pattern !== undefined) head.pattern = frame.pattern;
+  if (frame.timeoutMs !== undefined) head.timeout_ms = wireTimeout(frame.timeoutMs);
+  if (frame.meta !== undefined) head.meta = frame.meta;
+  const headBytes = EnvelopeType.encode(head).finish();
+
+  const data = frame.data;
+  const messageType = data !== null && typeof data === 'object' ? messageTypeOf(data) : undefined;
+  let tag = 0;
+  let bytes: Uint8Array | undefined;
+  let text: string | undefined;
+  let payloadLength = 0;
+  if (data instanceof Uint8Array) {
+    tag = RAW_TAG;
+    bytes = data;
+    payloadLength = data.byteLength;
+  } else if (messageType !== undefined) {
+    tag = MESSAGE_TAG;
+    bytes = encodeAny(data as object, messageType);
+    payloadLength = bytes.byteLength;
+  } else if (data !== undefined) {
+    // JSON.stringify gives undefined for a function or a symbol: no payload, as in the JSON codec.
+    text = JSON.stringify(data) as string | undefined;
+    if (text !== undefined) {
+      tag = JSON_TAG;
+      payloadLength = Buffer.byteLength(text, 'utf8');
+    }
+  }
+
+  const bodyLength = headBytes.byteLength + (tag === 0 ? 0 : 1 + varintSize(payloadLength) + payloadLength);
+  writeVarint(out, bodyLength);
+  out.writeBytes(headBytes);
+  if (tag === 0) return;
+  out.writeUInt8(tag);
+  writeVarint(out, payloadLength);
+  if (text !== undefined) out.writeUtf8(text);
+  else out.writeBytes(bytes as Uint8Array);
+}
+
+function decodeFrame(buffer: Buffer, start: number, end: number, root: protobuf.Root | undefined): RpcFrame {
+  // frameSize accepted this delimiter already: its last byte is the first below 0x80.
+  let bodyStart = start;
+  while (bodyStart < end && (buffer[bodyStart] as number) >= 0x80) bodyStart++;
+  bodyStart++;
+  let envelope: DecodedEnvelope;
+  try {
+    envelope = EnvelopeType.decode(buffer.subarray(bodyStart, end)) as unknown as DecodedEnvelope;
+  } catch (err) {
+    throw new ProtocolError(`invalid protobuf envelope: ${describe(err)}`, { cause: err });
+  }
+
+  const id = toCallId(envelope.id);
+  const code = envelope.code;
+  if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${describe(code)}`);
+  // Presence: protobufjs sets a field on the message only when it was on the wire.
+  const pattern = Object.hasOwn(envelope, 'pattern') ? (envelope.pattern as string) : undefined;
+  const timeoutMs = Object.hasOwn(envelope, 'timeout_ms') ? (envelope.timeout_ms as number) : undefined;
+  // A map has no presence on the wire: an empty map is no metadata.
+  const meta = envelope.meta !== undefined && Object.keys(envelope.meta).length > 0 ? envelope.meta : undefined;
+
+  const hasRaw = Object.hasOwn(envelope, 'raw');
+  const hasJson = Object.hasOwn(envelope, 'json');
+  const hasMessage = Object.hasOwn(envelope, 'message');
+  if (Number(hasRaw) + Number(hasJson) + Number(hasMessage) > 1) {
+    throw new ProtocolError('envelope carries more than one payload field');
+  }
+  let data: unknown;
+  if (hasRaw) data = ownBytes(envelope.raw as Uint8Array);
+  else if (hasJson) data = parseJson(envelope.json as string);
+  else if (hasMessage) data = decodeAny(envelope.message as DecodedAny, root);
+  return { id, code, pattern, data, timeoutMs, meta };
+}
+
+/** uint64 on the wire (a Long, or a number where protobufjs has no Long), u32 in this protocol. */
+function toCallId(value: unknown): number {
+  if (typeof value === 'number') {
+    if (isCallId(value)) return value;
+  } else if (isLong(value)) {
+    if (value.high === 0) return value.low >>> 0;
+  }
+  throw new ProtocolError('envelope id must be at most 2^32-1');
+}
+
+function isLong(value: unknown): value is protobuf.Long {
+  return typeof value === 'object' && value !== null && typeof (value as protobuf.Long).low === 'number' && typeof (value as protobuf.Long).high === 'number';
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ProtocolError(`invalid JSON payload: ${describe(err)}`, { cause: err });
+  }
+}
+
+/**
+ * The reflected type of a protobufjs message instance: `$type` on its prototype (reflection),
+ * or on its constructor. Duck-typed, so messages from another copy of protobufjs qualify.
+ */
+function messageTypeOf(value: object): protobuf.Type | undefined {
+  const type = (value as { $type?: unknown }).$type ?? (value.constructor as { $type?: unknown } | undefined)?.$type;
+  const candidate = type as protobuf.Type | undefined;
+  return typeof candidate?.fullName === 'string' && typeof candidate.encode === 'function' ? candidate : undefined;
+}
+
+function encodeAny(message: object, type: protobuf.Type): Uint8Array {
+  // fullName is absolute: ".example.v1.Point".
+  const typeUrl = TYPE_URL_PREFIX + type.fullName.replace(/^\./, '');
+  const value = type.encode(message).finish();
+  return AnyType.encode({ type_url: typeUrl, value }).finish();
+}
+
+function decodeAny(any: DecodedAny, root: protobuf.Root | undefined): unknown {
+  const typeUrl = typeof any.type_url === 'string' ? any.type_url : '';
+  const name = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+  if (root === undefined) {
+    throw new ProtocolError(`cannot decode an Any payload of type "${typeUrl}": the codec was built without a root`);
+  }
+  let type: protobuf.Type;
+  try {
+    type = root.lookupType(name);
+  } catch (err) {
+    throw new ProtocolError(`Any payload of unknown type "${typeUrl}"`, { cause: err });
+  }
+  try {
+    return type.decode(Object.hasOwn(any, 'value') ? any.value : new Uint8Array(0));
+  } catch (err) {
+    throw new ProtocolError(`invalid ${name} in Any payload: ${describe(err)}`, { cause: err });
+  }
+}

@@ -1,0 +1,137 @@
+import protobuf from 'protobufjs/light.js';
+import { FrameReader, INCOMPLETE, OutboundBuffer, type Codec, type Decoder, type Encoder } from '../../src/core/index.js';
+import { createMsgpackCodec } from '../../src/rpc/codecs/msgpack-codec.js';
+import { createProtobufCodec } from '../../src/rpc/codecs/protobuf-codec.js';
+import { jsonCodec, type RpcFrame } from '../../src/rpc/index.js';
+
+export const MiB = 1024 * 1024;
+
+export type CodecName = 'json' | 'msgpack' | 'protobuf';
+
+/** Message types the tests send as protobuf `Any` payloads. */
+export const exampleRoot = protobuf.Root.fromJSON({
+  nested: {
+    example: {
+      nested: {
+        v1: {
+          nested: {
+            Point: { fields: { x: { type: 'sint32', id: 1 }, y: { type: 'sint32', id: 2 } } },
+            Quote: { fields: { symbol: { type: 'string', id: 1 }, price: { type: 'double', id: 2 }, tags: { rule: 'repeated', type: 'string', id: 3 } } },
+          },
+        },
+      },
+    },
+  },
+});
+export const Point = exampleRoot.lookupType('example.v1.Point');
+export const Quote = exampleRoot.lookupType('example.v1.Quote');
+
+export const codecs: Record<CodecName, Codec<RpcFrame, RpcFrame>> = {
+  json: jsonCodec,
+  msgpack: createMsgpackCodec(),
+  protobuf: createProtobufCodec({ root: exampleRoot }),
+};
+export const codecNames = Object.keys(codecs) as CodecName[];
+
+/** The bytes `encoder` writes for `frames`, as one Buffer. */
+export function encode(encoder: Encoder<RpcFrame>, ...frames: RpcFrame[]): Buffer {
+  const out = new OutboundBuffer();
+  for (const frame of frames) encoder.encode(frame, out);
+  return Buffer.concat(out.take());
+}
+
+/**
+ * Everything a FrameReader fed `chunks` delivers (reading after each push). The read loop is
+ * bounded: every read that returns a message consumed at least one byte.
+ */
+export function feed(decoder: Decoder<RpcFrame>, chunks: readonly Buffer[], maxFrameBytes = 16 * MiB): RpcFrame[] {
+  const reader = new FrameReader(decoder, maxFrameBytes);
+  const frames: RpcFrame[] = [];
+  let budget = chunks.reduce((sum, chunk) => sum + chunk.length, 0) + chunks.length + 1;
+  for (const chunk of chunks) {
+    reader.push(chunk);
+    for (let frame = reader.read(); frame !== INCOMPLETE; frame = reader.read()) {
+      if (--budget < 0) throw new Error('reader delivered more messages than bytes');
+      frames.push(frame);
+    }
+  }
+  return frames;
+}
+
+/** Decodes bytes that hold exactly one frame. */
+export function decodeOne(decoder: Decoder<RpcFrame>, bytes: Buffer): RpcFrame {
+  const reader = new FrameReader(decoder, 16 * MiB);
+  reader.push(bytes);
+  const frame = reader.read();
+  if (frame === INCOMPLETE) throw new Error('incomplete frame');
+  if (reader.buffered !== 0) throw new Error(`${reader.buffered} bytes left after the frame`);
+  return frame;
+}
+
+export function bytewise(bytes: Buffer): Buffer[] {
+  return Array.from({ length: bytes.length }, (_, index) => bytes.subarray(index, index + 1));
+}
+
+/** Cuts `bytes` at the given positions (taken modulo the length; any order). */
+export function split(bytes: Buffer, cuts: readonly number[]): Buffer[] {
+  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const point of [...points, bytes.length]) {
+    if (point > from) chunks.push(bytes.subarray(from, point));
+    from = point;
+  }
+  return chunks;
+}
+
+/** The frame without its undefined fields, to compare decoded frames with toStrictEqual. */
+export function defined(frame: RpcFrame): RpcFrame {
+  return Object.fromEntries(Object.entries(frame).filter(([, value]) => value !== undefined)) as unknown as RpcFrame;
+}
+
+// Golden vectors: hex dumps and JSON.
+
+/** 16 bytes a line, space separated, lower case. */
+export function toHexDump(bytes: Buffer): string {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    lines.push([...bytes.subarray(at, at + 16)].map((byte) => byte.toString(16).padStart(2, '0')).join(' '));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function fromHexDump(text: string): Buffer {
+  const digits = text.replace(/\s+/g, '');
+  if (!/^(?:[0-9a-f]{2})*$/i.test(digits)) throw new Error('not a hex dump');
+  return Buffer.from(digits, 'hex');
+}
+
+/**
+ * A frame as JSON: byte payloads as {"$bytes": hex}, protobuf messages as
+ * {"$message": {"type": full name, "value": fields as JSON}}. Undefined fields are left out.
+ */
+export function frameToJson(frame: RpcFrame): unknown {
+  return JSON.parse(
+    JSON.stringify(defined(frame), function (this: unknown, key: string, value: unknown) {
+      const original = (this as Record<string, unknown>)[key];
+      if (original instanceof Uint8Array) return { $bytes: Buffer.from(original).toString('hex') };
+      const type = (original as { $type?: protobuf.Type } | null | undefined)?.$type;
+      if (type instanceof protobuf.Type) {
+        return { $message: { type: type.fullName.slice(1), value: type.toObject(original as protobuf.Message, { defaults: false }) } };
+      }
+      return value;
+    }),
+  );
+}
+
+export function frameFromJson(json: unknown): RpcFrame {
+  return JSON.parse(JSON.stringify(json), (_key: string, value: unknown) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const record = value as Record<string, unknown>;
+      if (typeof record.$bytes === 'string' && Object.keys(record).length === 1) return Buffer.from(record.$bytes, 'hex');
+      const message = record.$message as { type: string; value: Record<string, unknown> } | undefined;
+      if (message !== undefined && Object.keys(record).length === 1) return exampleRoot.lookupType(message.type).fromObject(message.value);
+    }
+    return value;
+  }) as RpcFrame;
+}

@@ -1,0 +1,67 @@
+import 'reflect-metadata';
+import { firstValueFrom, skip } from 'rxjs';
+import type { AbortRecord } from './fixtures/app.controller.js';
+import { turnsFor, useResources } from './fixtures/harness.js';
+import { Probe } from './fixtures/probe.js';
+
+/** How soon after the client lets go the server's handler must be torn down. */
+const TEARDOWN_BUDGET_MS = 100;
+
+describe('cancellation reaches the Nest handler', () => {
+  const res = useResources();
+
+  async function setup() {
+    const ms = await res.microservice();
+    return { client: res.client(ms.port), probe: ms.app.get(Probe) };
+  }
+
+  it('unsubscribing from a stream unsubscribes the handler Observable and aborts ctx.signal', async () => {
+    const { client, probe } = await setup();
+    const values: number[] = [];
+    const subscription = client.send<number>('ticks', {}).subscribe({ next: (v) => values.push(v) });
+    await probe.when('ticks.tick'); // the handler is running
+
+    const unsubscribedAt = performance.now();
+    subscription.unsubscribe();
+    const aborted = await probe.when<AbortRecord>('ticks.aborted');
+    const finalizedAt = await probe.when<number>('ticks.finalized');
+
+    expect(aborted.code).toBe('ERR_CANCELLED');
+    expect(aborted.at - unsubscribedAt).toBeLessThan(TEARDOWN_BUDGET_MS);
+    expect(finalizedAt - unsubscribedAt).toBeLessThan(TEARDOWN_BUDGET_MS);
+
+    // The producer is gone: no tick after the teardown.
+    const ticks = probe.count('ticks.tick');
+    await turnsFor(20);
+    expect(probe.count('ticks.tick')).toBe(ticks);
+  });
+
+  it('unsubscribing after some values leaves the connection usable', async () => {
+    const { client, probe } = await setup();
+    await firstValueFrom(client.send<number>('ticks', {}).pipe(skip(2)));
+    await probe.when('ticks.aborted');
+    await expect(firstValueFrom(client.send({ cmd: 'sum' }, [1, 2]))).resolves.toBe(3);
+  });
+
+  it('a per-call deadline fails the call with ERR_DEADLINE_EXCEEDED and aborts the handler', async () => {
+    const { client, probe } = await setup();
+    const startedAt = performance.now();
+    const error = await firstValueFrom(client.send('never', {}, { timeoutMs: 50 })).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ code: 'ERR_DEADLINE_EXCEEDED' });
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(45);
+
+    const aborted = await probe.when<AbortRecord>('never.aborted');
+    // Whichever fires first, the server's own deadline timer or the client's Cancel after its
+    // timer (which carries the expired budget), the handler sees a deadline, not a cancel.
+    expect(aborted.code).toBe('ERR_DEADLINE_EXCEEDED');
+    await probe.when('never.finalized');
+  });
+
+  it('the client-wide default timeout applies when the call gives none', async () => {
+    const ms = await res.microservice();
+    const client = res.client(ms.port, { timeout: 50 });
+    await expect(firstValueFrom(client.send('never', {}))).rejects.toMatchObject({ code: 'ERR_DEADLINE_EXCEEDED' });
+    await ms.app.get(Probe).when('never.aborted');
+  });
+});
