@@ -3,6 +3,7 @@ import { firstValueFrom, skip } from 'rxjs';
 import type { AbortRecord } from './fixtures/app.controller.js';
 import { turnsFor, useResources } from './fixtures/harness.js';
 import { Probe } from './fixtures/probe.js';
+import type { ProtosocketContext } from '../../src/nest/index.js';
 
 /** How soon after the client lets go the server's handler must be torn down. */
 const TEARDOWN_BUDGET_MS = 100;
@@ -63,5 +64,36 @@ describe('cancellation reaches the Nest handler', () => {
     const client = res.client(ms.port, { timeout: 50 });
     await expect(firstValueFrom(client.send('never', {}))).rejects.toMatchObject({ code: 'ERR_DEADLINE_EXCEEDED' });
     await ms.app.get(Probe).when('never.aborted');
+  });
+});
+
+describe('processing hooks (instrumentation)', () => {
+  const res = useResources();
+
+  it('run around each call, and the end hook runs when a cancel tears the handler down', async () => {
+    const ms = await res.microservice();
+    const probe = ms.app.get(Probe);
+    const started: string[] = [];
+    const ended: string[] = [];
+    ms.server.setOnProcessingStartHook((_transport, context, done) => {
+      started.push((context as ProtosocketContext).getPattern());
+      return done();
+    });
+    ms.server.setOnProcessingEndHook((_transport, context) => {
+      ended.push((context as ProtosocketContext).getPattern());
+      probe.record('hook.ended', (context as ProtosocketContext).getPattern());
+    });
+    const client = res.client(ms.port);
+
+    await expect(firstValueFrom(client.send({ cmd: 'sum' }, [1, 2]))).resolves.toBe(3);
+    expect(started).toEqual(['{"cmd":"sum"}']);
+    expect(ended).toEqual(['{"cmd":"sum"}']);
+
+    const subscription = client.send('never', {}).subscribe({ error: () => {} });
+    await probe.when('never.entered');
+    subscription.unsubscribe();
+    await probe.when('never.finalized');
+    expect(started).toEqual(['{"cmd":"sum"}', 'never']);
+    expect(ended).toEqual(['{"cmd":"sum"}', 'never']);
   });
 });

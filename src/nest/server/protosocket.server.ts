@@ -10,8 +10,8 @@ import type { ProtosocketServerOptions } from '../options.js';
 
 export type ProtosocketServerStatus = 'connected' | 'disconnected';
 
-// Resolved handlers per wire pattern, so a request costs a map lookup, not a JSON.parse.
-const HANDLER_CACHE_LIMIT = 1024;
+// Routes resolved per wire pattern, so a request costs a map lookup, not a JSON.parse.
+const ROUTE_CACHE_LIMIT = 1024;
 
 /**
  * A NestJS transport strategy: `@MessagePattern` handlers answer calls, `@EventPattern`
@@ -27,7 +27,10 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
   private rpc: RpcServer | undefined;
   /** Set once bound: only then does the net/tls server exist for `on()` to attach to. */
   private listening = false;
-  private readonly handlerCache = new Map<string, RequestHandler>();
+  private readonly routeCache = new Map<string, MessageHandler | null>();
+  private readonly requestHandlers = new Map<string, RequestHandler>();
+  /** Whether instrumentation installed processing hooks; without them handlers run directly. */
+  private processingHooks = false;
   /** `on()` listeners for the net/tls server, registered before it is bound. */
   private readonly pendingListeners: [string, Function][] = [];
 
@@ -77,7 +80,6 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     const rpc = this.rpc;
     if (rpc === undefined) return;
     await rpc.close(this.options.drainTimeoutMs ?? 10_000);
-    this.handlerCache.clear();
     this._status$.next('disconnected');
   }
 
@@ -104,24 +106,57 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     else rpc.unwrap().on(event, listener);
   }
 
-  private requestHandler(pattern: string): RequestHandler {
-    let handler = this.handlerCache.get(pattern);
-    if (handler !== undefined) return handler;
-    const nestHandler = this.getHandlerByPattern(pattern);
-    if (nestHandler === null || nestHandler.isEventHandler) return noHandler;
-    handler = (data, call) => this.runHandler(nestHandler, pattern, data, call);
-    if (this.handlerCache.size >= HANDLER_CACHE_LIMIT) this.handlerCache.clear();
-    this.handlerCache.set(pattern, handler);
+  /** Memoized: Nest's lookup parses the pattern as JSON (and throws for plain strings) on every call. */
+  override getHandlerByPattern(pattern: string): MessageHandler | null {
+    let handler = this.routeCache.get(pattern);
+    if (handler === undefined) {
+      handler = super.getHandlerByPattern(pattern);
+      if (this.routeCache.size >= ROUTE_CACHE_LIMIT) this.routeCache.clear();
+      this.routeCache.set(pattern, handler);
+    }
     return handler;
+  }
+
+  override addHandler(pattern: unknown, callback: MessageHandler, isEventHandler?: boolean, extras?: Record<string, unknown>): void {
+    this.routeCache.clear();
+    this.requestHandlers.clear();
+    super.addHandler(pattern, callback, isEventHandler, extras);
+  }
+
+  override setOnProcessingStartHook(hook: Parameters<Server['setOnProcessingStartHook']>[0]): void {
+    this.processingHooks = true;
+    super.setOnProcessingStartHook(hook);
+  }
+
+  override setOnProcessingEndHook(hook: Parameters<Server['setOnProcessingEndHook']>[0]): void {
+    this.processingHooks = true;
+    super.setOnProcessingEndHook(hook);
+  }
+
+  private requestHandler(pattern: string): RequestHandler {
+    let requestHandler = this.requestHandlers.get(pattern);
+    if (requestHandler !== undefined) return requestHandler;
+    const handler = this.getHandlerByPattern(pattern);
+    if (handler === null || handler.isEventHandler) return noHandler;
+    requestHandler = (data, call) => this.runHandler(handler, pattern, data, call);
+    if (this.requestHandlers.size >= ROUTE_CACHE_LIMIT) this.requestHandlers.clear();
+    this.requestHandlers.set(pattern, requestHandler);
+    return requestHandler;
   }
 
   private eventHandler(pattern: string): EventHandler {
     return (data, call) => this.handleEvent(pattern, { pattern, data }, new ProtosocketContext([pattern, call]));
   }
 
-  /** Runs a handler inside Nest's processing hooks and hands back its Observable, unsubscribed. */
-  private runHandler(handler: MessageHandler, pattern: string, data: unknown, call: CallContext): Promise<Observable<unknown>> {
+  /**
+   * Runs a handler and hands back what it produced, unsubscribed: the RPC layer subscribes and
+   * keeps the subscription. Without processing hooks (instrumentation) the handler is called
+   * directly; with them, inside `runWithProcessingHooks`, the end hook running when the
+   * handler's Observable finalizes.
+   */
+  private runHandler(handler: MessageHandler, pattern: string, data: unknown, call: CallContext): unknown {
     const context = new ProtosocketContext([pattern, call]);
+    if (!this.processingHooks) return handler(data, context);
     return new Promise((resolve, reject) => {
       const started: unknown = this.runWithProcessingHooks(context, async (runEndHook) => {
         const result$ = this.transformToObservable(await handler(data, context)) as Observable<unknown>;
