@@ -97,7 +97,10 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
       call.onAbort = () => this.abandon(call, new CancelledError('call aborted', { cause: signal.reason }));
       signal.addEventListener('abort', call.onAbort, { once: true });
     }
-    return () => this.abandon(call, new CancelledError('call cancelled'));
+    // Observers call this as teardown after every completion too: the error is built only if the call is still in flight.
+    return () => {
+      if (this.calls.get(id) === call) this.abandon(call, new CancelledError('call cancelled'));
+    };
   }
 
   /** Sends an event. Resolves at once, or after the connection drains when it is over its high-water mark. */
