@@ -165,7 +165,8 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
       this.flushScheduled = true;
       process.nextTick(flushOnTick, this);
     }
-    if (this.queuedBytes < this.limits.highWaterMark) return true;
+    // Counted before a possible flush moved the batch into the socket's buffer: the same bytes.
+    if (queued + frameBytes < this.limits.highWaterMark) return true;
     this.drainWanted = true;
     return false;
   }

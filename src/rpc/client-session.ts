@@ -8,8 +8,15 @@ import { MAX_CALL_ID, type Metadata, type RpcFrame } from './frame.js';
 
 export type RpcConnection = Connection<RpcFrame, RpcFrame>;
 
+/** A started call. `cancel()` sends Cancel and fails the call with ERR_CANCELLED, unless it already settled. */
+export interface CallHandle {
+  cancel(): void;
+}
+
+const SETTLED_HANDLE: CallHandle = { cancel() {} };
+
 /** A call in flight: everything needed to settle it exactly once. */
-class PendingCall {
+class PendingCall implements CallHandle {
   timer: NodeJS.Timeout | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
@@ -17,7 +24,12 @@ class PendingCall {
   constructor(
     readonly id: number,
     readonly observer: CallObserver,
+    private readonly session: ClientSession,
   ) {}
+
+  cancel(): void {
+    this.session.cancel(this);
+  }
 
   /** Detaches timers and listeners; the caller then notifies the observer. */
   release(): void {
@@ -68,25 +80,22 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
     return this.calls.size;
   }
 
-  /**
-   * Sends a request and routes its results to `observer`. Returns a function that cancels the
-   * call (sends Cancel, fails it with ERR_CANCELLED); it does nothing once the call settled.
-   */
-  start(pattern: string, data: unknown, observer: CallObserver, options: CallOptions | undefined): () => void {
+  /** Sends a request and routes its results to `observer`. */
+  start(pattern: string, data: unknown, observer: CallObserver, options: CallOptions | undefined): CallHandle {
     const signal = options?.signal;
     if (signal?.aborted) {
       observer.error(new CancelledError('call aborted before it started', { cause: signal.reason }));
-      return noop;
+      return SETTLED_HANDLE;
     }
     const id = this.allocateId();
-    const call = new PendingCall(id, observer);
+    const call = new PendingCall(id, observer, this);
     const timeoutMs = options?.timeoutMs ?? this.defaultTimeoutMs;
     const frame: RpcFrame = { id, code: ControlCode.Normal, pattern, data, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, meta: options?.meta };
     try {
       this.connection.send(frame);
     } catch (err) {
       observer.error(err as Error);
-      return noop;
+      return SETTLED_HANDLE;
     }
     this.calls.set(id, call);
     if (timeoutMs > 0) {
@@ -97,10 +106,12 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
       call.onAbort = () => this.abandon(call, new CancelledError('call aborted', { cause: signal.reason }));
       signal.addEventListener('abort', call.onAbort, { once: true });
     }
-    // Observers call this as teardown after every completion too: the error is built only if the call is still in flight.
-    return () => {
-      if (this.calls.get(id) === call) this.abandon(call, new CancelledError('call cancelled'));
-    };
+    return call;
+  }
+
+  /** Cancels a call in flight. Observers call this as teardown after every completion too, so it must be cheap when settled. */
+  cancel(call: PendingCall): void {
+    if (this.calls.get(call.id) === call) this.abandon(call, new CancelledError('call cancelled'));
   }
 
   /** Sends an event. Resolves at once, or after the connection drains when it is over its high-water mark. */
@@ -244,5 +255,3 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
     return id;
   }
 }
-
-function noop(): void {}

@@ -6,7 +6,7 @@ import type { ConnectionLimits, SocketOptions } from '../core/options.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { CallObserver, CallOptions } from './call.js';
 import { CallStream } from './call-stream.js';
-import { ClientSession } from './client-session.js';
+import { type CallHandle, ClientSession } from './client-session.js';
 import { ClientClosedError } from './errors.js';
 import type { Metadata, RpcFrame } from './frame.js';
 import { jsonCodec } from './json-codec.js';
@@ -91,15 +91,11 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
 
   /** Calls `pattern` and resolves with its final value (the last item for a stream, undefined if none). */
   call<T = unknown>(pattern: string, data: unknown, options?: CallOptions): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let last: T | undefined;
-      this.open<T>(
-        pattern,
-        data,
-        { next: (value) => (last = value), error: reject, complete: () => resolve(last as T) },
-        options,
-      );
-    });
+    const result = new CallResult<T>();
+    const session = this.session;
+    if (session !== undefined && session.usable) session.start(pattern, data, result, options);
+    else this.route((ready) => ready.start(pattern, data, result, options), result);
+    return result.promise;
   }
 
   /**
@@ -109,10 +105,11 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   stream<T = unknown>(pattern: string, data: unknown, options?: CallOptions): AsyncIterableIterator<T> {
     const stream = new CallStream<T>(this.options.streamHighWaterMark ?? 1024);
     const observer = stream.observer as CallObserver;
-    stream.cancel = this.route((session) => {
+    const handle = this.route((session) => {
       stream.throttle = session;
       return session.start(pattern, data, observer, options);
     }, observer);
+    stream.cancel = () => handle.cancel();
     return stream;
   }
 
@@ -123,8 +120,8 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   open<T = unknown>(pattern: string, data: unknown, observer: CallObserver<T>, options?: CallOptions): () => void {
     const sink = observer as CallObserver;
     const session = this.session;
-    if (session !== undefined && session.usable) return session.start(pattern, data, sink, options);
-    return this.route((ready) => ready.start(pattern, data, sink, options), sink);
+    const handle = session !== undefined && session.usable ? session.start(pattern, data, sink, options) : this.route((ready) => ready.start(pattern, data, sink, options), sink);
+    return () => handle.cancel();
   }
 
   /** Sends an event (no reply). Resolves once queued, or after the connection drains when it was full. */
@@ -162,26 +159,28 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   }
 
   /** Starts a call on a usable session, connecting first if needed; a connect failure fails the call. */
-  private route(start: (session: ClientSession) => () => void, observer: CallObserver): () => void {
+  private route(start: (session: ClientSession) => CallHandle, observer: CallObserver): CallHandle {
     const session = this.session;
     if (session !== undefined && session.usable) return start(session);
     if (this._status === 'closed') {
       observer.error(new ClientClosedError());
-      return noop;
+      return { cancel: noop };
     }
-    let cancel: (() => void) | undefined;
+    let started: CallHandle | undefined;
     let cancelled = false;
     this.ready().then(
       (ready) => {
-        if (!cancelled) cancel = start(ready);
+        if (!cancelled) started = start(ready);
       },
       (err: Error) => {
         if (!cancelled) observer.error(err);
       },
     );
-    return () => {
-      if (cancel !== undefined) return cancel();
-      cancelled = true;
+    return {
+      cancel() {
+        if (started !== undefined) started.cancel();
+        else cancelled = true;
+      },
     };
   }
 
@@ -284,3 +283,30 @@ async function closeWhenIdle(session: ClientSession, timeoutMs: number): Promise
 }
 
 function noop(): void {}
+
+/** The observer behind `call`: settles a promise with the last value. One object per call, no closures. */
+class CallResult<T> implements CallObserver {
+  readonly promise: Promise<T>;
+  private resolve!: (value: T) => void;
+  private reject!: (err: Error) => void;
+  private last: unknown = undefined;
+
+  constructor() {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  next(value: unknown): void {
+    this.last = value;
+  }
+
+  error(err: Error): void {
+    this.reject(err);
+  }
+
+  complete(): void {
+    this.resolve(this.last as T);
+  }
+}

@@ -156,10 +156,13 @@ export class ServerSession implements Reactor<RpcFrame>, CallHost {
     const timeoutMs = frame.timeoutMs;
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const call = new ServerCall(id, new CallContext(id, pattern, frame.meta, deadline, this.peer), this);
+    call.run(handler, frame.data);
+    // A handler that answered synchronously is done already: no frame can have arrived for it
+    // meanwhile, so it never needs to be found by id, counted, or timed.
+    if (call.done) return;
     this.calls.set(id, call);
     if (this.calls.size >= this.options.maxConcurrentCalls) this.connection.pauseReading();
     if (timeoutMs !== undefined) call.armDeadline(timeoutMs, () => new DeadlineExceededError(timeoutMs));
-    call.run(handler, frame.data);
   }
 
   private onEvent(frame: RpcFrame): void {
