@@ -15,6 +15,9 @@ export interface CallHandle {
 
 const SETTLED_HANDLE: CallHandle = { cancel() {} };
 
+/** What `sendEvent` returns while the connection has room: nothing to wait for, nothing to allocate. */
+const QUEUED: Promise<void> = Promise.resolve();
+
 /** A call in flight: everything needed to settle it exactly once. */
 class PendingCall implements CallHandle {
   timer: NodeJS.Timeout | undefined = undefined;
@@ -117,7 +120,11 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
   /** Sends an event. Resolves at once, or after the connection drains when it is over its high-water mark. */
   sendEvent(pattern: string, data: unknown, meta: Metadata | undefined): Promise<void> {
     const frame: RpcFrame = { id: 0, code: ControlCode.Event, pattern, data, timeoutMs: undefined, meta };
-    return this.connection.send(frame) ? Promise.resolve() : this.connection.waitForDrain();
+    try {
+      return this.connection.send(frame) ? QUEUED : this.connection.waitForDrain();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Round trip time of a Ping, in ms. */

@@ -125,9 +125,10 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   }
 
   /** Sends an event (no reply). Resolves once queued, or after the connection drains when it was full. */
-  async sendEvent(pattern: string, data: unknown, meta?: Metadata): Promise<void> {
-    const session = this.session?.usable ? this.session : await this.ready();
-    return session.sendEvent(pattern, data, meta);
+  sendEvent(pattern: string, data: unknown, meta?: Metadata): Promise<void> {
+    const session = this.session;
+    if (session !== undefined && session.usable) return session.sendEvent(pattern, data, meta);
+    return this.ready().then((ready) => ready.sendEvent(pattern, data, meta));
   }
 
   /** Round trip time to the server in ms. */

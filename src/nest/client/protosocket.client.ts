@@ -76,6 +76,29 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
     });
   }
 
+  /**
+   * Hot, as Nest's: the event is sent at once, subscribed or not; the Observable emits
+   * `undefined` and completes once it is queued (or, when the connection is full, once it
+   * drained), and errors if it could not be sent.
+   */
+  override emit<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput): Observable<TResult> {
+    if (pattern === null || pattern === undefined || data === null || data === undefined) {
+      return new Observable((subscriber) => subscriber.error(new InvalidMessageException()));
+    }
+    const sent = this.dispatchEvent(this.createPacket(pattern, data));
+    // Nobody may subscribe: the failure is delivered to subscribers, never left unhandled.
+    sent.catch(noop);
+    return new Observable<TResult>((subscriber) => {
+      sent.then(
+        () => {
+          subscriber.next(undefined as TResult);
+          subscriber.complete();
+        },
+        (err: unknown) => subscriber.error(err),
+      );
+    });
+  }
+
   /** Takes no new calls, waits for calls in flight (up to `closeTimeoutMs`), then closes. */
   async close(): Promise<void> {
     await this.rpc.close(this.options.closeTimeoutMs ?? 5000);
@@ -112,3 +135,5 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
     return this.rpc.sendEvent(this.normalizePattern(packet.pattern), packet.data, packet.metadata) as Promise<T>;
   }
 }
+
+function noop(): void {}

@@ -1,5 +1,5 @@
 import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
-import { type Observable, finalize, throwError } from 'rxjs';
+import { type Observable, finalize, isObservable, throwError } from 'rxjs';
 import type { CallContext } from '../../rpc/call-context.js';
 import type { EventHandler, RequestHandler } from '../../rpc/handler.js';
 import { jsonDecoder, jsonEncoder } from '../../rpc/json-codec.js';
@@ -144,8 +144,18 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     return requestHandler;
   }
 
+  /**
+   * Without processing hooks, a known event's handler is called directly; an Observable it
+   * returns is subscribed (run), as Nest's `handleEvent` does. Otherwise (hooks, or no handler,
+   * which Nest logs) `handleEvent` itself runs.
+   */
   private eventHandler(pattern: string): EventHandler {
-    return (data, call) => this.handleEvent(pattern, { pattern, data }, new ProtosocketContext([pattern, call]));
+    const handler = this.processingHooks ? null : this.getHandlerByPattern(pattern);
+    if (handler === null) return (data, call) => this.handleEvent(pattern, { pattern, data }, new ProtosocketContext([pattern, call]));
+    return async (data, call) => {
+      const result: unknown = await handler(data, new ProtosocketContext([pattern, call]));
+      if (isObservable(result)) result.subscribe({ error: (err: unknown) => this.logger.error(err) });
+    };
   }
 
   /**

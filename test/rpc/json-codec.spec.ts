@@ -1,0 +1,221 @@
+import fc from 'fast-check';
+import { FrameReader, INCOMPLETE, ProtocolError } from '../../src/core/index.js';
+import { ControlCode, jsonDecoder, MAX_CALL_ID, type RpcFrame } from '../../src/rpc/index.js';
+import { encodeFrame } from './support.js';
+
+const MiB = 1024 * 1024;
+
+/** Everything a reader fed `chunks` (reading after each push) delivers. */
+function feed(chunks: readonly Buffer[]): RpcFrame[] {
+  const reader = new FrameReader(jsonDecoder, 16 * MiB);
+  const frames: RpcFrame[] = [];
+  for (const chunk of chunks) {
+    reader.push(chunk);
+    for (let frame = reader.read(); frame !== INCOMPLETE; frame = reader.read()) frames.push(frame);
+  }
+  expect(reader.buffered).toBe(0);
+  return frames;
+}
+
+function decodeOne(bytes: Buffer): RpcFrame {
+  const frames = feed([bytes]);
+  expect(frames).toHaveLength(1);
+  return frames[0] as RpcFrame;
+}
+
+function bytewise(bytes: Buffer): Buffer[] {
+  return Array.from({ length: bytes.length }, (_, index) => bytes.subarray(index, index + 1));
+}
+
+/** Cuts `bytes` at the given positions (taken modulo the length; any order). */
+function split(bytes: Buffer, cuts: readonly number[]): Buffer[] {
+  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const point of [...points, bytes.length]) {
+    if (point > from) chunks.push(bytes.subarray(from, point));
+    from = point;
+  }
+  return chunks;
+}
+
+/** A hand-built envelope: u32 length, code, flags, u32 id, then `rest` verbatim. */
+function envelope(code: number, flags: number, rest: Buffer = Buffer.alloc(0), id = 1): Buffer {
+  const header = Buffer.alloc(10);
+  header.writeUInt32BE(6 + rest.length, 0);
+  header[4] = code;
+  header[5] = flags;
+  header.writeUInt32BE(id, 6);
+  return Buffer.concat([header, rest]);
+}
+
+const u16 = (value: number): Buffer => Buffer.from([value >>> 8, value & 0xff]);
+const u32 = (value: number): Buffer => {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(value);
+  return bytes;
+};
+
+const codes = Object.entries(ControlCode);
+
+const shapes: [string, Omit<RpcFrame, 'code'>][] = [
+  ['id only', { id: 1 }],
+  ['id 0', { id: 0 }],
+  ['largest id', { id: MAX_CALL_ID }],
+  ['pattern', { id: 2, pattern: 'users.get' }],
+  ['empty pattern', { id: 2, pattern: '' }],
+  ['timeout', { id: 3, timeoutMs: 1500 }],
+  ['timeout 0', { id: 3, timeoutMs: 0 }],
+  ['meta', { id: 4, meta: { trace: 'abc', 'x-user': 'é' } }],
+  ['empty meta', { id: 4, meta: {} }],
+  ['JSON data', { id: 5, data: { list: [1, 'two', null, true], nested: { value: 3.5 } } }],
+  ['null data', { id: 5, data: null }],
+  ['zero data', { id: 5, data: 0 }],
+  ['empty string data', { id: 5, data: '' }],
+  ['false data', { id: 5, data: false }],
+  ['bytes data', { id: 6, data: Buffer.from([0, 1, 2, 254, 255]) }],
+  ['empty bytes data', { id: 6, data: Buffer.alloc(0) }],
+  ['every field', { id: 7, pattern: 'p/q', timeoutMs: 250, meta: { a: 'b' }, data: ['x', { y: 1 }] }],
+  ['every field, bytes data', { id: 8, pattern: 'upload', timeoutMs: 9, meta: { k: 'v' }, data: Buffer.from('raw') }],
+];
+
+const cases = codes.flatMap(([name, code]) => shapes.map(([shape, fields]) => [name, shape, { ...fields, code }] as const));
+
+describe('json codec', () => {
+  it.each(cases)('round trip: %s, %s', (_code, _shape, frame) => {
+    expect(decodeOne(encodeFrame(frame))).toEqual(frame);
+  });
+
+  it('absent fields decode as undefined, not as null or empty values', () => {
+    const decoded = decodeOne(encodeFrame({ id: 9, code: ControlCode.End }));
+    expect(decoded).toStrictEqual({ id: 9, code: ControlCode.End, pattern: undefined, data: undefined, timeoutMs: undefined, meta: undefined });
+    // code + flags + id after the length: nothing else on the wire.
+    expect(encodeFrame({ id: 9, code: ControlCode.End })).toHaveLength(10);
+  });
+
+  describe('byte payloads', () => {
+    it.each([
+      ['small (copied out of the read buffer)', 300],
+      ['large (a view of the read buffer)', 64 * 1024],
+    ])('a Buffer arrives as a Buffer with the same bytes, not base64: %s', (_name, size) => {
+      const payload = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) payload[i] = (i * 31 + 7) & 0xff;
+      const wire = encodeFrame({ id: 1, code: ControlCode.Reply, data: payload });
+
+      // The envelope (4 + 6 bytes) and then the payload verbatim.
+      expect(wire).toHaveLength(10 + size);
+      expect(wire[5]).toBe(0x10);
+      expect(wire.subarray(10).equals(payload)).toBe(true);
+
+      const decoded = decodeOne(wire);
+      expect(Buffer.isBuffer(decoded.data)).toBe(true);
+      expect((decoded.data as Buffer).equals(payload)).toBe(true);
+    });
+
+    it('a small payload does not share memory with the read buffer', () => {
+      const payload = Buffer.from('short payload');
+      const wire = encodeFrame({ id: 1, code: ControlCode.Reply, data: payload });
+      const decoded = decodeOne(wire);
+      wire.fill(0);
+      expect((decoded.data as Buffer).equals(payload)).toBe(true);
+    });
+
+    it('a Uint8Array arrives as a Buffer', () => {
+      const payload = new Uint8Array([9, 8, 7, 0, 255]);
+      const decoded = decodeOne(encodeFrame({ id: 1, code: ControlCode.Normal, data: payload }));
+      expect(Buffer.isBuffer(decoded.data)).toBe(true);
+      expect([...(decoded.data as Buffer)]).toEqual([...payload]);
+    });
+  });
+
+  it('multi-byte UTF-8 in pattern, meta and data survives being fed one byte at a time', () => {
+    const frames: RpcFrame[] = [
+      { id: 1, code: ControlCode.Normal, pattern: '订单.创建', meta: { ключ: 'значение 😀' }, data: { text: 'naïve café 🚀 日本語', n: 1 } },
+      { id: 2, code: ControlCode.Reply, data: '€'.repeat(1000) },
+      { id: 0, code: ControlCode.Event, pattern: 'é', data: ['👍🏽', '\u0000', '\u2028'] },
+    ];
+    const wire = Buffer.concat(frames.map(encodeFrame));
+
+    expect(feed(bytewise(wire))).toEqual(frames);
+    expect(feed([wire])).toEqual(frames);
+  });
+
+  describe('bytes that can never be a frame are a ProtocolError', () => {
+    const invalid: [string, Buffer][] = [
+      ['frame shorter than the envelope', Buffer.concat([u32(5), Buffer.alloc(5)])],
+      ['control code one past the last', envelope(9, 0)],
+      ['control code 255', envelope(255, 0)],
+      ['unknown flag 0x20', envelope(ControlCode.Normal, 0x20)],
+      ['unknown flag 0x80', envelope(ControlCode.Normal, 0x80)],
+      ['both JSON and bytes data', envelope(ControlCode.Reply, 0x18, Buffer.from('1'))],
+      ['pattern length cut off', envelope(ControlCode.Normal, 0x01, Buffer.from([0]))],
+      ['pattern longer than the frame', envelope(ControlCode.Normal, 0x01, Buffer.concat([u16(10), Buffer.from('abc')]))],
+      ['timeout cut off', envelope(ControlCode.Normal, 0x02, Buffer.from([0, 0]))],
+      ['meta longer than the frame', envelope(ControlCode.Normal, 0x04, Buffer.concat([u32(100), Buffer.from('{}')]))],
+      ['meta that is not JSON', envelope(ControlCode.Normal, 0x04, Buffer.concat([u32(3), Buffer.from('{a:')]))],
+      ['meta that is an array', envelope(ControlCode.Normal, 0x04, Buffer.concat([u32(3), Buffer.from('[1]')]))],
+      ['meta with a value that is not a string', envelope(ControlCode.Normal, 0x04, Buffer.concat([u32(7), Buffer.from('{"a":1}')]))],
+      ['data that is not JSON', envelope(ControlCode.Reply, 0x08, Buffer.from('{"a":'))],
+      ['bytes after an envelope with no data', envelope(ControlCode.End, 0, Buffer.from('xx'))],
+    ];
+
+    it.each(invalid)('%s', (_name, bytes) => {
+      let thrown: unknown;
+      try {
+        feed([bytes]);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ProtocolError);
+      expect(thrown).toMatchObject({ code: 'ERR_PROTOCOL' });
+    });
+
+    it('the decoder itself throws ProtocolError for a bad envelope (not only through the reader)', () => {
+      const bytes = envelope(ControlCode.Normal, 0x40);
+      expect(() => jsonDecoder.decode(bytes, 0, bytes.length)).toThrow(ProtocolError);
+      const short = Buffer.concat([u32(2), Buffer.alloc(2)]);
+      expect(() => jsonDecoder.frameSize(short, 0, short.length)).toThrow(ProtocolError);
+    });
+  });
+
+  describe('encoding', () => {
+    it('timeouts go out as whole non-negative u32 milliseconds', () => {
+      const sent = (timeoutMs: number): number | undefined => decodeOne(encodeFrame({ id: 1, code: ControlCode.Normal, timeoutMs })).timeoutMs;
+      expect(sent(1.2)).toBe(2);
+      expect(sent(-5)).toBe(0);
+      expect(sent(2 ** 40)).toBe(0xffff_ffff);
+    });
+
+    it('refuses a pattern longer than 65535 bytes', () => {
+      expect(() => encodeFrame({ id: 1, code: ControlCode.Normal, pattern: 'é'.repeat(40_000) })).toThrow(RangeError);
+    });
+  });
+
+  it('property: any frame survives encode, random chunking and decode', () => {
+    // JSON data arrives as JSON sees it (-0 becomes 0); bytes arrive as they were.
+    const asJsonSees = (frame: RpcFrame): RpcFrame =>
+      frame.data === undefined || Buffer.isBuffer(frame.data) ? frame : { ...frame, data: JSON.parse(JSON.stringify(frame.data)) as unknown };
+    const text = fc.string({ unit: 'grapheme', maxLength: 24 });
+    const frame: fc.Arbitrary<RpcFrame> = fc.record({
+      id: fc.integer({ min: 0, max: MAX_CALL_ID }),
+      code: fc.constantFrom(...Object.values(ControlCode)),
+      pattern: fc.option(text, { nil: undefined }),
+      timeoutMs: fc.option(fc.integer({ min: 0, max: 0xffff_ffff }), { nil: undefined }),
+      meta: fc.option(fc.dictionary(text, text, { maxKeys: 4, noNullPrototype: true }), { nil: undefined }),
+      data: fc.option(
+        fc.oneof(
+          fc.jsonValue({ maxDepth: 3, stringUnit: 'grapheme' }),
+          fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+        ),
+        { nil: undefined },
+      ),
+    });
+    fc.assert(
+      fc.property(fc.array(frame, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 20 }), (frames, cuts) => {
+        const wire = Buffer.concat(frames.map(encodeFrame));
+        expect(feed(split(wire, cuts))).toEqual(frames.map(asJsonSees));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,210 @@
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, listen, OutboundBuffer, type Connection, type Listener, type Reactor } from '../../src/core/index.js';
+import {
+  jsonCodec,
+  jsonEncoder,
+  RpcClient,
+  RpcServer,
+  type RpcClientOptions,
+  type RpcClientStatus,
+  type RpcFrame,
+  type RpcServerOptions,
+} from '../../src/rpc/index.js';
+import { deferred } from '../helpers/async.js';
+
+export type FrameConnection = Connection<RpcFrame, RpcFrame>;
+
+/**
+ * Rejects with `what` if `promise` has not settled within `ms`. Only a safety net, so a broken
+ * build fails with a message instead of at Jest's timeout; the timer never outlives the promise.
+ */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The settled outcome of `promise`, so a test can assert on a rejection's fields. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection, got a value');
+}
+
+/** `code` of an error-like value, or undefined. */
+export function codeOf(value: unknown): unknown {
+  return (value as { code?: unknown } | null | undefined)?.code;
+}
+
+export interface RpcPair {
+  server: RpcServer;
+  client: RpcClient;
+  port: number;
+  /** Every server-side socket accepted so far (in accept order). */
+  serverSockets: net.Socket[];
+  /** Closes the client, then the server. */
+  dispose(): Promise<void>;
+}
+
+let socketPaths = 0;
+
+/**
+ * A server set up by `setup` and a client of it (not yet connected): over TCP on 127.0.0.1:0,
+ * or with `unixSocket` over a Unix socket, whose kernel buffers are small and fixed (TCP's
+ * grow to megabytes on loopback).
+ */
+export async function rpcPair(
+  setup: (server: RpcServer) => void,
+  options: { server?: RpcServerOptions; client?: RpcClientOptions; unixSocket?: boolean } = {},
+): Promise<RpcPair> {
+  const server = new RpcServer(options.server);
+  setup(server);
+  const path = options.unixSocket === true ? join(tmpdir(), `protosocket-rpc-${process.pid}-${socketPaths++}.sock`) : undefined;
+  await server.listen(path === undefined ? {} : { path });
+  const port = server.port ?? 0;
+  const serverSockets: net.Socket[] = [];
+  server.unwrap().on('connection', (socket: net.Socket) => serverSockets.push(socket));
+  const client = new RpcClient({ ...(path === undefined ? { port } : { path }), ...options.client });
+  const dispose = async (): Promise<void> => {
+    await client.close(1000);
+    await server.close(1000);
+  };
+  return { server, client, port, serverSockets, dispose };
+}
+
+/** Resolves when `client` next reports `status` (at once if it is in it already). */
+export function nextStatus(client: RpcClient, status: RpcClientStatus): Promise<void> {
+  if (client.status === status) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onStatus = (now: RpcClientStatus): void => {
+      if (now !== status) return;
+      client.off('status', onStatus);
+      resolve();
+    };
+    client.on('status', onStatus);
+  });
+}
+
+/** A countdown: `done` resolves once `hit` has been called `count` times. */
+export function latch(count: number): { hit(): void; readonly done: Promise<void> } {
+  const all = deferred();
+  let left = count;
+  if (left <= 0) all.resolve();
+  return {
+    hit() {
+      if (--left === 0) all.resolve();
+    },
+    done: all.promise,
+  };
+}
+
+/** Records the frames a hand-driven connection receives; `next` waits for one that matches. */
+export class FrameInbox {
+  readonly frames: RpcFrame[] = [];
+  private readonly ended = deferred<Error | undefined>();
+  private waiters: { match: (frame: RpcFrame) => boolean; resolve: (frame: RpcFrame) => void; reject: (err: Error) => void }[] = [];
+  private isClosed = false;
+  /** Resolves with the reason the connection closed. */
+  readonly closed = this.ended.promise;
+
+  readonly reactor = (): Reactor<RpcFrame> => ({
+    onMessage: (frame) => this.add(frame),
+    onClose: (reason) => this.close(reason),
+  });
+
+  get isOpen(): boolean {
+    return !this.isClosed;
+  }
+
+  /** The first frame received from now on, or already received and not yet taken, that matches. */
+  next(match: (frame: RpcFrame) => boolean): Promise<RpcFrame> {
+    const index = this.frames.findIndex(match);
+    if (index !== -1) return Promise.resolve(this.frames.splice(index, 1)[0] as RpcFrame);
+    if (this.isClosed) return Promise.reject(new Error('connection closed before a matching frame arrived'));
+    return new Promise((resolve, reject) => this.waiters.push({ match, resolve, reject }));
+  }
+
+  private add(frame: RpcFrame): void {
+    const waiter = this.waiters.find((candidate) => candidate.match(frame));
+    if (waiter === undefined) {
+      this.frames.push(frame);
+      return;
+    }
+    this.waiters = this.waiters.filter((candidate) => candidate !== waiter);
+    waiter.resolve(frame);
+  }
+
+  private close(reason: Error | undefined): void {
+    this.isClosed = true;
+    for (const waiter of this.waiters) waiter.reject(new Error('connection closed before a matching frame arrived', { cause: reason }));
+    this.waiters = [];
+    this.ended.resolve(reason);
+  }
+}
+
+/** A frame-level client: speaks the JSON codec to `port` by hand. */
+export async function frameClient(port: number): Promise<{ conn: FrameConnection; inbox: FrameInbox }> {
+  const inbox = new FrameInbox();
+  const conn = await connect<RpcFrame, RpcFrame>({ ...jsonCodec, port, reactor: inbox.reactor });
+  return { conn, inbox };
+}
+
+/**
+ * A frame-level server: `respond` sees every frame a client sends, with the connection to
+ * answer on. Stands in for a misbehaving RPC server.
+ */
+export async function frameServer(
+  respond: (frame: RpcFrame, conn: FrameConnection) => void,
+): Promise<{ listener: Listener<RpcFrame, RpcFrame>; port: number; close(): Promise<void> }> {
+  const listener = await listen<RpcFrame, RpcFrame>({
+    ...jsonCodec,
+    reactor: (conn) => ({ onMessage: (frame) => respond(frame, conn) }),
+  });
+  const close = async (): Promise<void> => {
+    listener.destroy();
+    await listener.close();
+  };
+  return { listener, port: listener.port as number, close };
+}
+
+/** A plain socket to 127.0.0.1:`port`, for sending bytes no codec would produce. */
+export function rawSocket(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      // The server resets a peer that breaks the protocol; that is what the tests look for.
+      socket.on('error', () => {});
+      resolve(socket);
+    });
+  });
+}
+
+export function whenSocketClosed(socket: net.Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+/** One frame as the JSON codec puts it on the wire. */
+export function encodeFrame(frame: RpcFrame): Buffer {
+  const out = new OutboundBuffer();
+  jsonEncoder.encode(frame, out);
+  return Buffer.concat(out.take());
+}
+
+/** A free TCP port on 127.0.0.1 (bound, read, released). */
+export async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
