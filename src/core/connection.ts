@@ -78,6 +78,8 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   private socketBlocked = false;
   private drainWanted = false;
   private readPaused = false;
+  /** The socket is paused: set by pauseReading, cleared once the reader ran dry after a resume. */
+  private socketPaused = false;
   private closeReason: Error | undefined;
   private resolveClosed!: (reason: Error | undefined) => void;
   private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
@@ -183,15 +185,22 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   pauseReading(): void {
     if (this.readPaused) return;
     this.readPaused = true;
-    this.socket.pause();
+    if (!this.socketPaused) {
+      this.socketPaused = true;
+      this.socket.pause();
+    }
   }
 
+  /**
+   * Delivers what was buffered while paused, then reads the socket again. The socket resumes
+   * only once the buffered messages are delivered, so a reactor that pauses again meanwhile
+   * lets no new chunk in: what a paused connection holds stays bounded.
+   */
   resumeReading(): void {
     if (!this.readPaused) return;
     this.readPaused = false;
     if (this._state === 'closed') return;
-    this.socket.resume();
-    // Deliver what was buffered while paused, outside the caller's stack (it may be a reactor).
+    // Outside the caller's stack: the caller may be the reactor itself.
     process.nextTick(() => this.deliver());
   }
 
@@ -261,7 +270,13 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
         this.destroy(err instanceof Error ? err : new ProtocolError(String(err)));
         return;
       }
-      if (message === INCOMPLETE) return;
+      if (message === INCOMPLETE) {
+        if (this.socketPaused) {
+          this.socketPaused = false;
+          this.socket.resume();
+        }
+        return;
+      }
       try {
         this.reactor.onMessage(message);
       } catch (err) {

@@ -18,7 +18,7 @@ export {
 } from './constants.js';
 // The codecs and errors users match on, so the package root is enough for Nest users.
 export { jsonCodec, jsonDecoder, jsonEncoder } from '../rpc/json-codec.js';
-export { CancelledError, ClientClosedError, DeadlineExceededError, RemoteError, SlowConsumerError } from '../rpc/errors.js';
+export { CancelledError, ClientClosedError, DeadlineExceededError, RemoteError, ShuttingDownError, SlowConsumerError } from '../rpc/errors.js';
 export {
   ConnectionClosedError,
   FrameTooLargeError,

@@ -53,6 +53,15 @@ export class ClientClosedError extends ProtosocketError {
   }
 }
 
+/** The server shut down before the call finished (it outlived the drain timeout). A handler's `signal.reason`. */
+export class ShuttingDownError extends ProtosocketError {
+  static readonly code = 'ERR_SHUTTING_DOWN';
+
+  constructor() {
+    super(ShuttingDownError.code, 'server shutting down');
+  }
+}
+
 /** Codes the server puts in error bodies it generates itself (not thrown by a handler). */
 export const ServerErrorCode = {
   /** No handler for the request's pattern. */
@@ -60,11 +69,9 @@ export const ServerErrorCode = {
   /** The request reused the id of a call still in flight on that connection. */
   DuplicateId: 'ERR_DUPLICATE_ID',
   /** The server is shutting down and the call did not finish within the drain timeout. */
-  ShuttingDown: 'ERR_SHUTTING_DOWN',
+  ShuttingDown: ShuttingDownError.code,
   DeadlineExceeded: DeadlineExceededError.code,
   SlowConsumer: SlowConsumerError.code,
-  /** A handler threw something that is not an Error. */
-  Internal: 'ERR_INTERNAL',
 } as const;
 
 function remoteMessage(body: unknown): string {

@@ -22,5 +22,6 @@ export {
   DeadlineExceededError,
   RemoteError,
   ServerErrorCode,
+  ShuttingDownError,
   SlowConsumerError,
 } from './errors.js';

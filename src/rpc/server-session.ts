@@ -2,7 +2,7 @@ import type { Connection, Reactor } from '../core/connection.js';
 import { ConnectionClosedError, EncodeError, FrameTooLargeError, ProtocolError } from '../core/errors.js';
 import { CallContext, type PeerInfo } from './call-context.js';
 import { ControlCode } from './control-code.js';
-import { CancelledError, DeadlineExceededError, ServerErrorCode } from './errors.js';
+import { CancelledError, DeadlineExceededError, ServerErrorCode, ShuttingDownError } from './errors.js';
 import type { RpcFrame } from './frame.js';
 import type { EventHandler, RequestHandler } from './handler.js';
 import { type CallHost, ServerCall } from './server-call.js';
@@ -95,8 +95,9 @@ export class ServerSession implements Reactor<RpcFrame>, CallHost {
   /** Fails every call still running with ERR_SHUTTING_DOWN. */
   abandonAll(): void {
     for (const call of [...this.calls.values()]) {
-      call.abort(new CancelledError('server shutting down'));
-      this.trySend({ id: call.id, code: ControlCode.Error, data: { code: ServerErrorCode.ShuttingDown, message: 'server shutting down' } });
+      const reason = new ShuttingDownError();
+      call.abort(reason);
+      this.trySend({ id: call.id, code: ControlCode.Error, data: { code: reason.code, message: reason.message } });
     }
   }
 

@@ -71,15 +71,11 @@ describe('backpressure', () => {
     expect(maxQueued).toBeLessThan(limits.highWaterMark + FLUSH_BYTES);
   });
 
-  // KNOWN BUG (src/core/connection.ts), so marked failing: `resumeReading` resumes the socket
-  // before the frame reader's backlog is delivered. The client stream relieves at half its
-  // high-water mark, so each pause/resume cycle lets one more socket chunk (~64 KiB, ~650
-  // items) into the reader while only ~32 items leave it: the client buffers most of the
-  // stream (measured: ~89,000 items ahead, ~8 MB in the reader). With the socket resumed only
-  // once the reader runs dry, the lag measured ~3,900. Remove `.failing` once core is fixed.
-  // Over a Unix socket, because loopback TCP's kernel buffers grow to megabytes and would
-  // hide the lag.
-  it.failing('a pulled stream to a slow reader: the producer stays a bounded distance ahead of the reader', async () => {
+  // Guards `resumeReading` resuming the socket only once the frame reader's backlog is
+  // delivered: resumed first, each pause/resume cycle let one more socket chunk (~650 items)
+  // in while ~32 left, and the client ended up ~89,000 items ahead (~8 MB). Over a Unix
+  // socket, because loopback TCP's kernel buffers grow to megabytes and would hide the lag.
+  it('a pulled stream to a slow reader: the producer stays a bounded distance ahead of the reader', async () => {
     const { consumed, maxLag } = await slowRead(true);
 
     expect(consumed).toBe(ITEMS);
