@@ -1,6 +1,6 @@
 /** (b) This transport's RPC API, without Nest: `RpcServer` handlers and an `RpcClient`. */
-import { RpcClient, RpcServer } from '../../src/rpc/index.js';
-import { COUNT, type Driver, ECHO, STREAM } from '../lib/driver.js';
+import { type CallObserver, RpcClient, RpcServer } from '../../src/rpc/index.js';
+import { COUNT, type Done, type Driver, ECHO, STREAM } from '../lib/driver.js';
 
 const HOST = '127.0.0.1';
 
@@ -24,11 +24,9 @@ export const driver: Driver = {
     const client = new RpcClient({ host: HOST, port, reconnect: false });
     await client.connect();
     return {
+      // The observer form of the API: as callback-based as the raw net reference, one object per call.
       request(data, done) {
-        client.call(ECHO, data).then(
-          (reply) => done(undefined, reply),
-          (err: unknown) => done(err),
-        );
+        client.open(ECHO, data, new EchoObserver(done));
       },
       stream(count, onItem, done) {
         client.open(STREAM, count, { next: onItem, error: (err) => done(err), complete: () => done() });
@@ -40,6 +38,24 @@ export const driver: Driver = {
     };
   },
 };
+
+class EchoObserver implements CallObserver {
+  private reply: unknown = undefined;
+
+  constructor(private readonly done: Done) {}
+
+  next(value: unknown): void {
+    this.reply = value;
+  }
+
+  error(err: Error): void {
+    this.done(err);
+  }
+
+  complete(): void {
+    this.done(undefined, this.reply);
+  }
+}
 
 async function* generate(items: readonly unknown[]): AsyncGenerator<unknown> {
   for (const item of items) yield item;

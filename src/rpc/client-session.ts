@@ -8,12 +8,16 @@ import { MAX_CALL_ID, type Metadata, type RpcFrame } from './frame.js';
 
 export type RpcConnection = Connection<RpcFrame, RpcFrame>;
 
-/** A started call. `cancel()` sends Cancel and fails the call with ERR_CANCELLED, unless it already settled. */
+/**
+ * A started call. `cancel()` sends Cancel and fails the call with ERR_CANCELLED, unless it
+ * already settled. `unsubscribe()` is the same, so a handle is an rxjs teardown as it is.
+ */
 export interface CallHandle {
   cancel(): void;
+  unsubscribe(): void;
 }
 
-const SETTLED_HANDLE: CallHandle = { cancel() {} };
+const SETTLED_HANDLE: CallHandle = { cancel() {}, unsubscribe() {} };
 
 /** What `sendEvent` returns while the connection has room: nothing to wait for, nothing to allocate. */
 const QUEUED: Promise<void> = Promise.resolve();
@@ -31,6 +35,10 @@ class PendingCall implements CallHandle {
   ) {}
 
   cancel(): void {
+    this.session.cancel(this);
+  }
+
+  unsubscribe(): void {
     this.session.cancel(this);
   }
 

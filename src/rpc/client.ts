@@ -115,13 +115,14 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
 
   /**
    * The observer form under `call` and `stream`: results go to `observer`; the returned
-   * function cancels the call (sends Cancel) unless it already settled.
+   * handle cancels the call (sends Cancel) unless it already settled, and doubles as an rxjs
+   * teardown.
    */
-  open<T = unknown>(pattern: string, data: unknown, observer: CallObserver<T>, options?: CallOptions): () => void {
+  open<T = unknown>(pattern: string, data: unknown, observer: CallObserver<T>, options?: CallOptions): CallHandle {
     const sink = observer as CallObserver;
     const session = this.session;
-    const handle = session !== undefined && session.usable ? session.start(pattern, data, sink, options) : this.route((ready) => ready.start(pattern, data, sink, options), sink);
-    return () => handle.cancel();
+    if (session !== undefined && session.usable) return session.start(pattern, data, sink, options);
+    return this.route((ready) => ready.start(pattern, data, sink, options), sink);
   }
 
   /** Sends an event (no reply). Resolves once queued, or after the connection drains when it was full. */
@@ -165,7 +166,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     if (session !== undefined && session.usable) return start(session);
     if (this._status === 'closed') {
       observer.error(new ClientClosedError());
-      return { cancel: noop };
+      return { cancel: noop, unsubscribe: noop };
     }
     let started: CallHandle | undefined;
     let cancelled = false;
@@ -177,12 +178,11 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
         if (!cancelled) observer.error(err);
       },
     );
-    return {
-      cancel() {
-        if (started !== undefined) started.cancel();
-        else cancelled = true;
-      },
+    const cancel = (): void => {
+      if (started !== undefined) started.cancel();
+      else cancelled = true;
     };
+    return { cancel, unsubscribe: cancel };
   }
 
   private ready(): Promise<ClientSession> {

@@ -13,7 +13,7 @@ export {
 } from './handler.js';
 export { jsonCodec, jsonDecoder, jsonEncoder } from './json-codec.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
-export { ClientSession } from './client-session.js';
+export { ClientSession, type CallHandle } from './client-session.js';
 export { RpcClient, type RpcClientEvents, type RpcClientOptions, type RpcClientStatus } from './client.js';
 export { RpcServer, type RpcListenOptions, type RpcServerEvents, type RpcServerOptions } from './server.js';
 export {

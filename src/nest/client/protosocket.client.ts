@@ -119,7 +119,7 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
-    return this.rpc.open(
+    const handle = this.rpc.open(
       this.normalizePattern(packet.pattern),
       packet.data,
       {
@@ -129,6 +129,7 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
       },
       packet.metadata === undefined ? undefined : { meta: packet.metadata },
     );
+    return () => handle.cancel();
   }
 
   protected dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
