@@ -74,22 +74,26 @@ export class OutboundBuffer {
 
   /** Appends `text` as UTF-8 and returns the number of bytes written. */
   writeUtf8(text: string): number {
-    // A UTF-16 code unit never takes more than 3 bytes in UTF-8, so this bound needs no scan.
+    // A UTF-16 code unit never takes more than 3 bytes in UTF-8, nor less than 1: both bounds
+    // need no scan of the text.
     const worstCase = text.length * 3;
-    let size: number;
     if (worstCase <= this.scratch.length - this.pos) {
-      size = this.scratch.write(text, this.pos, 'utf8');
-    } else {
-      size = Buffer.byteLength(text, 'utf8');
-      if (size >= this.referenceThreshold) {
-        this.seal();
-        this.segments.push(Buffer.from(text, 'utf8'));
-        this.queued += size;
-        return size;
-      }
-      this.reserve(size);
-      this.scratch.write(text, this.pos, size, 'utf8');
+      const size = this.scratch.write(text, this.pos, 'utf8');
+      this.pos += size;
+      this.queued += size;
+      return size;
     }
+    if (text.length >= this.referenceThreshold) {
+      // Certainly large: encoded once into its own buffer and queued by reference.
+      const bytes = Buffer.from(text, 'utf8');
+      this.seal();
+      this.segments.push(bytes);
+      this.queued += bytes.length;
+      return bytes.length;
+    }
+    const size = Buffer.byteLength(text, 'utf8');
+    this.reserve(size);
+    this.scratch.write(text, this.pos, size, 'utf8');
     this.pos += size;
     this.queued += size;
     return size;
