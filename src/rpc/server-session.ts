@@ -176,7 +176,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallHost {
     try {
       const result = handler(frame.data, new CallContext(0, pattern, frame.meta, undefined, this.peer));
       if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
-        (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.options.reportError(err));
+        (result as PromiseLike<unknown>).then(undefined, this.options.reportError);
       }
     } catch (err) {
       this.options.reportError(err);

@@ -1,7 +1,7 @@
 import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
 import { type Observable, finalize, isObservable, throwError } from 'rxjs';
 import type { CallContext } from '../../rpc/call-context.js';
-import type { EventHandler, RequestHandler } from '../../rpc/handler.js';
+import { type EventHandler, isThenable, type RequestHandler } from '../../rpc/handler.js';
 import { jsonDecoder, jsonEncoder } from '../../rpc/json-codec.js';
 import { RpcServer } from '../../rpc/server.js';
 import { NO_MESSAGE_HANDLER, PROTOSOCKET_TRANSPORT } from '../constants.js';
@@ -29,6 +29,7 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
   private listening = false;
   private readonly routeCache = new Map<string, MessageHandler | null>();
   private readonly requestHandlers = new Map<string, RequestHandler>();
+  private readonly eventHandlers = new Map<string, EventHandler>();
   /** Whether instrumentation installed processing hooks; without them handlers run directly. */
   private processingHooks = false;
   /** `on()` listeners for the net/tls server, registered before it is bound. */
@@ -120,17 +121,24 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
   override addHandler(pattern: unknown, callback: MessageHandler, isEventHandler?: boolean, extras?: Record<string, unknown>): void {
     this.routeCache.clear();
     this.requestHandlers.clear();
+    this.eventHandlers.clear();
     super.addHandler(pattern, callback, isEventHandler, extras);
   }
 
   override setOnProcessingStartHook(hook: Parameters<Server['setOnProcessingStartHook']>[0]): void {
-    this.processingHooks = true;
+    this.useProcessingHooks();
     super.setOnProcessingStartHook(hook);
   }
 
   override setOnProcessingEndHook(hook: Parameters<Server['setOnProcessingEndHook']>[0]): void {
-    this.processingHooks = true;
+    this.useProcessingHooks();
     super.setOnProcessingEndHook(hook);
+  }
+
+  /** From now on handlers run inside the hooks: cached direct-call handlers are dropped. */
+  private useProcessingHooks(): void {
+    this.processingHooks = true;
+    this.eventHandlers.clear();
   }
 
   private requestHandler(pattern: string): RequestHandler {
@@ -150,13 +158,25 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
    * which Nest logs) `handleEvent` itself runs.
    */
   private eventHandler(pattern: string): EventHandler {
+    let eventHandler = this.eventHandlers.get(pattern);
+    if (eventHandler !== undefined) return eventHandler;
     const handler = this.processingHooks ? null : this.getHandlerByPattern(pattern);
-    if (handler === null) return (data, call) => this.handleEvent(pattern, { pattern, data }, new ProtosocketContext([pattern, call]));
-    return async (data, call) => {
-      const result: unknown = await handler(data, new ProtosocketContext([pattern, call]));
-      if (isObservable(result)) result.subscribe({ error: (err: unknown) => this.logger.error(err) });
-    };
+    eventHandler =
+      handler === null
+        ? (data, call) => this.handleEvent(pattern, { pattern, data }, new ProtosocketContext([pattern, call]))
+        : (data, call) => {
+            const result = handler(data, new ProtosocketContext([pattern, call]));
+            return isThenable(result) ? result.then(this.runEventResult) : this.runEventResult(result);
+          };
+    if (this.eventHandlers.size >= ROUTE_CACHE_LIMIT) this.eventHandlers.clear();
+    this.eventHandlers.set(pattern, eventHandler);
+    return eventHandler;
   }
+
+  /** An Observable an event handler returned is run (subscribed), as Nest's `handleEvent` does. */
+  private readonly runEventResult = (result: unknown): void => {
+    if (isObservable(result)) result.subscribe({ error: (err: unknown) => this.logger.error(err) });
+  };
 
   /**
    * Runs a handler and hands back what it produced, unsubscribed: the RPC layer subscribes and
