@@ -170,10 +170,14 @@ export class ServerCall {
     this.stopProducer = undefined;
     const backlog = this.pending !== undefined && this.pending.length > 0;
     if (how === 'complete' && this.holding && !backlog) {
-      // One item then completion: a unary reply, one frame.
       const value = this.held;
       this.holding = false;
-      this.finish(ControlCode.Reply, value);
+      this.held = undefined;
+      // An Observable whose one value is an AsyncIterable (what Nest's interceptors make of a
+      // handler returning one) streams that iterable.
+      if (isAsyncIterable(value) && !(value instanceof Uint8Array)) void this.pull(value);
+      // One item then completion: a unary reply, one frame.
+      else this.finish(ControlCode.Reply, value);
       return;
     }
     if (this.holding) this.release(this.held);

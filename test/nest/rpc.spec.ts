@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { RpcException } from '@nestjs/microservices';
-import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, take, tap, toArray } from 'rxjs';
 import { NO_MESSAGE_HANDLER, ProtosocketClient } from '../../src/nest/index.js';
 import { total } from './fixtures/app.controller.js';
-import { CapturingLogger, TEST_CLIENT_OPTIONS, useResources } from './fixtures/harness.js';
+import { CapturingLogger, TEST_CLIENT_OPTIONS, turnsFor, useResources } from './fixtures/harness.js';
 import { Probe } from './fixtures/probe.js';
 
 /** Nest's own integration test client: errors arrive as RpcException instances. */
@@ -41,6 +41,32 @@ describe('ProtosocketServer + ProtosocketClient in a Nest microservice', () => {
       const { client } = await setup();
       const data = [5, 1, 4, 2, 3, 9, 0];
       await expect(lastValueFrom(client.send({ cmd: 'streaming' }, data).pipe(toArray()))).resolves.toEqual(data);
+    });
+
+    it('streams what an async generator handler yields, in order', async () => {
+      const { client, probe } = await setup();
+      await expect(lastValueFrom(client.send<number>('countdown', 5).pipe(toArray()))).resolves.toEqual([5, 4, 3, 2, 1]);
+      await probe.when('countdown.finally');
+    });
+
+    it('streams an async generator handler through an interceptor too (Nest wraps it as one value)', async () => {
+      const ms = await res.microservice({
+        configure: (app) => app.useGlobalInterceptors({ intercept: (_context, next) => next.handle().pipe(tap(() => {})) }),
+      });
+      const client = res.client(ms.port);
+      await expect(lastValueFrom(client.send<number>('countdown', 3).pipe(toArray()))).resolves.toEqual([3, 2, 1]);
+    });
+
+    it('stops pulling an async generator handler when the client unsubscribes', async () => {
+      const { client, probe } = await setup();
+      await expect(lastValueFrom(client.send<number>('countdown', 1_000_000).pipe(take(3), toArray()))).resolves.toEqual([
+        1_000_000, 999_999, 999_998,
+      ]);
+      await probe.when('countdown.finally');
+      const pulled = probe.count('countdown.pulled');
+      expect(pulled).toBeLessThan(1_000_000);
+      await turnsFor(20);
+      expect(probe.count('countdown.pulled')).toBe(pulled);
     });
 
     it('matches 10 concurrent calls each to its own reply', async () => {
