@@ -3,6 +3,7 @@ import { FrameReader, INCOMPLETE, OutboundBuffer, type Codec, type Decoder, type
 import { createMsgpackCodec } from '../../src/rpc/codecs/msgpack-codec.js';
 import { createProtobufCodec } from '../../src/rpc/codecs/protobuf-codec.js';
 import { jsonCodec, type RpcFrame } from '../../src/rpc/index.js';
+export { bytewise, split } from '../helpers/chunks.js';
 
 export const MiB = 1024 * 1024;
 
@@ -66,22 +67,6 @@ export function decodeOne(decoder: Decoder<RpcFrame>, bytes: Buffer): RpcFrame {
   if (frame === INCOMPLETE) throw new Error('incomplete frame');
   if (reader.buffered !== 0) throw new Error(`${reader.buffered} bytes left after the frame`);
   return frame;
-}
-
-export function bytewise(bytes: Buffer): Buffer[] {
-  return Array.from({ length: bytes.length }, (_, index) => bytes.subarray(index, index + 1));
-}
-
-/** Cuts `bytes` at the given positions (taken modulo the length; any order). */
-export function split(bytes: Buffer, cuts: readonly number[]): Buffer[] {
-  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const point of [...points, bytes.length]) {
-    if (point > from) chunks.push(bytes.subarray(from, point));
-    from = point;
-  }
-  return chunks;
 }
 
 /** The frame without its undefined fields, to compare decoded frames with toStrictEqual. */

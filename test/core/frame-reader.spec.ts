@@ -12,6 +12,7 @@ import {
 } from '../../src/core/index.js';
 import { thrownBy } from '../helpers/errors.js';
 import { frame } from './support.js';
+import { bytewise, split } from '../helpers/chunks.js';
 
 const MiB = 1024 * 1024;
 
@@ -48,22 +49,6 @@ function feed<T>(reader: FrameReader<T>, chunks: readonly Buffer[], readAfter: r
   });
   messages.push(...drain(reader));
   return messages;
-}
-
-/** Cuts `bytes` at the given positions (any order, duplicates allowed, taken modulo the length). */
-function split(bytes: Buffer, cuts: readonly number[]): Buffer[] {
-  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const point of [...points, bytes.length]) {
-    if (point > from) chunks.push(bytes.subarray(from, point));
-    from = point;
-  }
-  return chunks;
-}
-
-function bytewise(bytes: Buffer): Buffer[] {
-  return Array.from({ length: bytes.length }, (_, index) => bytes.subarray(index, index + 1));
 }
 
 const hex = (messages: readonly Buffer[]): string[] => messages.map((message) => message.toString('hex'));

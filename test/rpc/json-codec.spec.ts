@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { FrameReader, INCOMPLETE, ProtocolError } from '../../src/core/index.js';
 import { ControlCode, jsonDecoder, MAX_CALL_ID, type RpcFrame } from '../../src/rpc/index.js';
 import { encodeFrame } from './support.js';
+import { bytewise, split } from '../helpers/chunks.js';
 
 const MiB = 1024 * 1024;
 
@@ -21,22 +22,6 @@ function decodeOne(bytes: Buffer): RpcFrame {
   const frames = feed([bytes]);
   expect(frames).toHaveLength(1);
   return frames[0] as RpcFrame;
-}
-
-function bytewise(bytes: Buffer): Buffer[] {
-  return Array.from({ length: bytes.length }, (_, index) => bytes.subarray(index, index + 1));
-}
-
-/** Cuts `bytes` at the given positions (taken modulo the length; any order). */
-function split(bytes: Buffer, cuts: readonly number[]): Buffer[] {
-  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const point of [...points, bytes.length]) {
-    if (point > from) chunks.push(bytes.subarray(from, point));
-    from = point;
-  }
-  return chunks;
 }
 
 /** A hand-built envelope: u32 length, code, flags, u32 id, then `rest` verbatim. */
