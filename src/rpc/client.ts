@@ -274,13 +274,24 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   }
 }
 
+/** Lets the calls in flight finish, then closes; a server that stops reading cannot hold `close()` past the timeout. */
 async function closeWhenIdle(session: ClientSession, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const idle = await settlesWithin(session.whenIdle(), timeoutMs);
+  if (!idle) session.conn.destroy();
+  const closed = await settlesWithin(session.conn.close(), Math.max(0, deadline - Date.now()) + CLOSE_GRACE_MS);
+  if (!closed) session.conn.destroy();
+}
+
+/** After the calls: how long a graceful close may wait for the server to take what was queued. */
+const CLOSE_GRACE_MS = 1000;
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-  await Promise.race([session.whenIdle(), timedOut]);
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  const settled = await Promise.race([promise.then(() => true), timedOut]);
   clearTimeout(timer);
-  if (session.inFlight > 0) session.conn.destroy();
-  await session.conn.close();
+  return settled;
 }
 
 function noop(): void {}
