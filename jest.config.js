@@ -5,6 +5,8 @@ export default {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.spec.ts'],
   moduleNameMapper: {
+    // The sample app imports the package by name, as users do; tests run it against the source.
+    '^nestjs-protosocket$': '<rootDir>/src/nest/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
