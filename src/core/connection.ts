@@ -4,6 +4,7 @@ import type { Decoder, Encoder } from './codec.js';
 import {
   ConnectionClosedError,
   EncodeError,
+  FrameTimeoutError,
   FrameTooLargeError,
   ProtocolError,
   ProtosocketError,
@@ -80,6 +81,10 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   private readPaused = false;
   /** The socket is paused: set by pauseReading, cleared once the reader ran dry after a resume. */
   private socketPaused = false;
+  // Stalled-frame detection: armed while part of a frame is buffered; see onFrameTimer.
+  private frameTimer: NodeJS.Timeout | undefined;
+  private framesDelivered = 0;
+  private framesAtArm = 0;
   private closeReason: Error | undefined;
   private resolveClosed!: (reason: Error | undefined) => void;
   private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
@@ -275,8 +280,10 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
           this.socketPaused = false;
           this.socket.resume();
         }
+        if (reader.buffered > 0) this.armFrameTimer();
         return;
       }
+      this.framesDelivered++;
       try {
         this.reactor.onMessage(message);
       } catch (err) {
@@ -285,6 +292,28 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
       }
     }
   }
+
+  private armFrameTimer(): void {
+    if (this.frameTimer !== undefined) return;
+    this.framesAtArm = this.framesDelivered;
+    this.frameTimer = setTimeout(this.onFrameTimer, this.limits.frameTimeoutMs);
+    this.frameTimer.unref();
+  }
+
+  /**
+   * Closes a connection whose peer stalled mid-frame. A frame completed since the timer was
+   * armed, or reading paused by us, is not the peer's stall: the timer is armed again.
+   */
+  private readonly onFrameTimer = (): void => {
+    this.frameTimer = undefined;
+    const buffered = this.reader.buffered;
+    if (this._state === 'closed' || buffered === 0) return;
+    if (this.readPaused || this.framesDelivered !== this.framesAtArm) {
+      this.armFrameTimer();
+      return;
+    }
+    this.destroy(new FrameTimeoutError(this.limits.frameTimeoutMs, buffered));
+  };
 
   private onEnd(): void {
     // The peer finished sending. Finish our side too, after what is queued.
@@ -325,6 +354,7 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   private onSocketClose(): void {
     if (this._state === 'closed') return;
     this._state = 'closed';
+    clearTimeout(this.frameTimer);
     this.reader.clear();
     this.out.take();
     const reason = this.closeReason;

@@ -25,6 +25,15 @@ export class FrameTooLargeError extends ProtosocketError {
   }
 }
 
+/** The peer left a frame incomplete for longer than `frameTimeoutMs`. */
+export class FrameTimeoutError extends ProtosocketError {
+  static readonly code = 'ERR_FRAME_TIMEOUT';
+
+  constructor(timeoutMs: number, buffered: number) {
+    super(FrameTimeoutError.code, `no frame completed within ${timeoutMs} ms while ${buffered} bytes of one were buffered`);
+  }
+}
+
 /** The peer sent bytes that can never become a valid frame, or broke a protocol rule. */
 export class ProtocolError extends ProtosocketError {
   static readonly code = 'ERR_PROTOCOL';

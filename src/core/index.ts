@@ -18,6 +18,7 @@ export {
   ConnectTimeoutError,
   ConnectionClosedError,
   EncodeError,
+  FrameTimeoutError,
   FrameTooLargeError,
   ProtocolError,
   ProtosocketError,

@@ -11,6 +11,12 @@ export interface ConnectionLimits {
   maxQueuedBytes?: number;
   /** A tick's batch is flushed early once it holds this many bytes. Default 128 KiB. */
   flushBytes?: number;
+  /**
+   * While part of a frame is buffered, some frame must complete within this many ms (time with
+   * reading paused does not count), or the connection closes with `ERR_FRAME_TIMEOUT`: a peer
+   * that stalls mid-frame cannot hold the buffer forever. Default 30 000.
+   */
+  frameTimeoutMs?: number;
 }
 
 export interface SocketOptions {
@@ -27,6 +33,7 @@ export const DEFAULT_LIMITS: ResolvedLimits = Object.freeze({
   highWaterMark: 1024 * 1024,
   maxQueuedBytes: 64 * 1024 * 1024,
   flushBytes: 128 * 1024,
+  frameTimeoutMs: 30_000,
 });
 
 export function resolveLimits(limits: ConnectionLimits | undefined): ResolvedLimits {

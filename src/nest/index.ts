@@ -21,6 +21,7 @@ export { jsonCodec, jsonDecoder, jsonEncoder } from '../rpc/json-codec.js';
 export { CancelledError, ClientClosedError, DeadlineExceededError, RemoteError, ShuttingDownError, SlowConsumerError } from '../rpc/errors.js';
 export {
   ConnectionClosedError,
+  FrameTimeoutError,
   FrameTooLargeError,
   ProtocolError,
   ProtosocketError,

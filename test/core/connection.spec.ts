@@ -5,6 +5,7 @@ import {
   Connection,
   ConnectionClosedError,
   EncodeError,
+  FrameTimeoutError,
   FrameTooLargeError,
   NEED_MORE,
   ProtocolError,
@@ -142,6 +143,33 @@ describe('Connection', () => {
       const [echoed] = await goodInbox.waitFor(1);
       expect(echoed!.toString()).toBe('still served');
       expect(listener.connections.size).toBe(1);
+      expect(await good.close()).toBeUndefined();
+    });
+
+    it('closes a connection whose peer stalls mid-frame with ERR_FRAME_TIMEOUT, after delivering the complete frames', async () => {
+      const inboxes = new Map<RawConnection, Inbox>();
+      const listener = await listen<Buffer, Uint8Array>({ ...rawCodec, reactor: recording(inboxes, true), limits: { frameTimeoutMs: 50 } });
+      cleanup.add(() => listener.close());
+      const accepted = acceptNext(listener);
+      const peer = await rawPeer(listener.port);
+      cleanup.add(() => peer.destroy());
+      const stalled = await accepted;
+
+      // One whole frame, then 10 bytes of a 100-byte one, and nothing more.
+      peer.write(Buffer.concat([frame('whole'), frame(Buffer.alloc(100)).subarray(0, 14)]));
+      const reason = await stalled.closed;
+      expect(reason).toBeInstanceOf(FrameTimeoutError);
+      expect(reason).toMatchObject({ code: 'ERR_FRAME_TIMEOUT' });
+      expect(inboxes.get(stalled)!.messages.map(String)).toEqual(['whole']);
+      peer.resume(); // read the echo, and so see the close
+      await whenClosed(peer);
+
+      // The timeout concerns stalls only: a connection that completes its frames stays up.
+      const goodInbox = new Inbox();
+      const good = await connect<Buffer, Uint8Array>({ ...rawCodec, port: listener.port, reactor: goodInbox.reactor });
+      good.send(Buffer.from('served'));
+      const [echoed] = await goodInbox.waitFor(1);
+      expect(echoed!.toString()).toBe('served');
       expect(await good.close()).toBeUndefined();
     });
 
