@@ -66,7 +66,7 @@ export class EncodeError extends ProtosocketError {
   static readonly code = 'ERR_ENCODE';
 
   constructor(cause: unknown) {
-    super(EncodeError.code, `encoder failed: ${describe(cause)}`, { cause });
+    super(EncodeError.code, `encoder failed: ${messageOf(cause)}`, { cause });
   }
 }
 
@@ -75,7 +75,7 @@ export class ReactorError extends ProtosocketError {
   static readonly code = 'ERR_REACTOR';
 
   constructor(cause: unknown) {
-    super(ReactorError.code, `reactor failed: ${describe(cause)}`, { cause });
+    super(ReactorError.code, `reactor failed: ${messageOf(cause)}`, { cause });
   }
 }
 
@@ -88,6 +88,6 @@ export class ConnectTimeoutError extends ProtosocketError {
   }
 }
 
-export function describe(value: unknown): string {
+export function messageOf(value: unknown): string {
   return value instanceof Error ? value.message : String(value);
 }

@@ -1,6 +1,6 @@
 import { Packr, RESERVE_START_SPACE, Unpackr, type Options } from 'msgpackr';
 import { NEED_MORE, type Codec, type Decoder, type Encoder } from '../../core/codec.js';
-import { describe, ProtocolError } from '../../core/errors.js';
+import { messageOf, ProtocolError } from '../../core/errors.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
 import type { ControlCode } from '../control-code.js';
 import type { Metadata, RpcFrame } from '../frame.js';
@@ -99,7 +99,7 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec<Rpc
         // (trailing bytes) or runs past it (truncated), so the declared length is the truth.
         body = unpackr.unpack(buffer, { start: start + MSGPACK_HEADER_BYTES, end });
       } catch (err) {
-        throw new ProtocolError(`invalid msgpack body: ${describe(err)}`, { cause: err });
+        throw new ProtocolError(`invalid msgpack body: ${messageOf(err)}`, { cause: err });
       }
       return fromEnvelope(body);
     },
@@ -141,7 +141,7 @@ function fromEnvelope(body: unknown): RpcFrame {
   }
   const { i: id, c: code, p: pattern, t: timeoutMs, m: meta, d: data } = body;
   if (!isCallId(id)) throw new ProtocolError('envelope id (i) must be an integer in 0..2^32-1');
-  if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${describe(code)}`);
+  if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${messageOf(code)}`);
   if (pattern !== undefined && typeof pattern !== 'string') throw new ProtocolError('envelope pattern (p) must be a string');
   if (timeoutMs !== undefined && !isWireTimeout(timeoutMs)) throw new ProtocolError('envelope timeout (t) must be an integer in 0..2^32-1');
   return {

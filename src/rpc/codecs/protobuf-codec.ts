@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs/light.js';
 import type { Codec, Decoder, Encoder } from '../../core/codec.js';
-import { describe, ProtocolError } from '../../core/errors.js';
+import { messageOf, ProtocolError } from '../../core/errors.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
 import type { Metadata, RpcFrame } from '../frame.js';
 import { checkOutbound, isCallId, isControlCode, ownBytes, wireTimeout } from './envelope.js';
@@ -198,12 +198,12 @@ function decodeFrame(buffer: Buffer, start: number, end: number, root: protobuf.
   try {
     envelope = EnvelopeType.decode(buffer.subarray(bodyStart, end)) as unknown as DecodedEnvelope;
   } catch (err) {
-    throw new ProtocolError(`invalid protobuf envelope: ${describe(err)}`, { cause: err });
+    throw new ProtocolError(`invalid protobuf envelope: ${messageOf(err)}`, { cause: err });
   }
 
   const id = toCallId(envelope.id);
   const code = envelope.code;
-  if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${describe(code)}`);
+  if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${messageOf(code)}`);
   // Presence: protobufjs sets a field on the message only when it was on the wire.
   const pattern = Object.hasOwn(envelope, 'pattern') ? (envelope.pattern as string) : undefined;
   const timeoutMs = Object.hasOwn(envelope, 'timeout_ms') ? (envelope.timeout_ms as number) : undefined;
@@ -241,7 +241,7 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new ProtocolError(`invalid JSON payload: ${describe(err)}`, { cause: err });
+    throw new ProtocolError(`invalid JSON payload: ${messageOf(err)}`, { cause: err });
   }
 }
 
@@ -277,6 +277,6 @@ function decodeAny(any: DecodedAny, root: protobuf.Root | undefined): unknown {
   try {
     return type.decode(Object.hasOwn(any, 'value') ? any.value : new Uint8Array(0));
   } catch (err) {
-    throw new ProtocolError(`invalid ${name} in Any payload: ${describe(err)}`, { cause: err });
+    throw new ProtocolError(`invalid ${name} in Any payload: ${messageOf(err)}`, { cause: err });
   }
 }
