@@ -26,6 +26,7 @@ export interface ListenerEvents<In, Out> {
 export class Listener<In = unknown, Out = unknown> extends EventEmitter<ListenerEvents<In, Out>> {
   private readonly live = new Set<Connection<In, Out>>();
   private closing: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
 
   constructor(
     private readonly server: net.Server | tls.Server,
@@ -66,17 +67,22 @@ export class Listener<In = unknown, Out = unknown> extends EventEmitter<Listener
    * resolves once all are closed. Idempotent.
    */
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      const stopped = new Promise<void>((done) => this.server.close(() => done()));
-      const connections = [...this.live].map((connection) => connection.close());
-      void Promise.all([stopped, ...connections]).then(() => resolve());
-    });
+    this.closing ??= Promise.all([this.stopAccepting(), ...[...this.live].map((connection) => connection.close())]).then(noop);
     return this.closing;
+  }
+
+  /**
+   * Stops accepting; open connections stay. Resolves once the server is closed, which Node
+   * reports only after every connection has closed too. Idempotent.
+   */
+  stopAccepting(): Promise<void> {
+    this.stopped ??= new Promise<void>((resolve) => this.server.close(() => resolve()));
+    return this.stopped;
   }
 
   /** Stops accepting and destroys every connection at once. */
   destroy(reason?: Error): void {
-    if (this.server.listening) this.server.close();
+    void this.stopAccepting();
     for (const connection of this.live) connection.destroy(reason);
   }
 
@@ -121,3 +127,5 @@ export function listen<In, Out>(options: ListenOptions<In, Out>): Promise<Listen
     }
   });
 }
+
+function noop(): void {}

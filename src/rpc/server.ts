@@ -123,7 +123,7 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
   private async shutdown(drainTimeoutMs: number): Promise<void> {
     const listener = this.listener;
     if (listener === undefined) return;
-    const stopped = new Promise<void>((resolve) => listener.unwrap().close(() => resolve()));
+    const stopped = listener.stopAccepting();
     const sessions = [...this.sessions];
     for (const session of sessions) session.goAway();
     let timer: NodeJS.Timeout | undefined;

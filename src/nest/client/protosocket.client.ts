@@ -71,7 +71,7 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
         error: (err) => subscriber.error(this.serializeError(err instanceof RemoteError ? err.body : err)),
         complete: () => subscriber.complete(),
       };
-      const callOptions: CallOptions = packet.metadata === undefined ? { ...options } : { ...options, meta: packet.metadata };
+      const callOptions: CallOptions | undefined = packet.metadata === undefined ? options : { ...options, meta: packet.metadata };
       return this.rpc.open(this.normalizePattern(pattern as string), packet.data, observer, callOptions);
     });
   }
