@@ -1,4 +1,5 @@
-// Layer rules: nest -> rpc -> core, never back; no circular imports anywhere in src.
+// Layer rules: nest -> rpc -> core, never back; inside rpc, client and server each build on wire
+// (and the shared rpc root) and never on each other; no circular imports anywhere in src.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -22,6 +23,27 @@ module.exports = {
       comment: 'src/rpc builds on core only: no nest layer, no NestJS, no rxjs.',
       from: { path: '^src/rpc' },
       to: { path: ['^src/nest', '@nestjs/', 'node_modules/rxjs'] },
+    },
+    {
+      name: 'rpc-wire-stays-below-the-sides',
+      severity: 'error',
+      comment: 'src/rpc/wire is the format both sides share: it knows neither the client nor the server.',
+      from: { path: '^src/rpc/wire' },
+      to: { path: '^src/rpc/(client|server)/' },
+    },
+    {
+      name: 'rpc-client-does-not-import-server',
+      severity: 'error',
+      comment: 'The two sides of the rpc layer meet only on the wire.',
+      from: { path: '^src/rpc/client/' },
+      to: { path: '^src/rpc/server/' },
+    },
+    {
+      name: 'rpc-server-does-not-import-client',
+      severity: 'error',
+      comment: 'The two sides of the rpc layer meet only on the wire.',
+      from: { path: '^src/rpc/server/' },
+      to: { path: '^src/rpc/client/' },
     },
   ],
   options: {

@@ -17,7 +17,7 @@ export {
   PROTOSOCKET_TRANSPORT,
 } from './constants.js';
 // The codecs and errors users match on, so the package root is enough for Nest users.
-export { jsonCodec, jsonDecoder, jsonEncoder } from '../rpc/json-codec.js';
+export { jsonCodec, jsonDecoder, jsonEncoder } from '../rpc/wire/json-codec.js';
 export { CancelledError, ClientClosedError, DeadlineExceededError, RemoteError, ShuttingDownError, SlowConsumerError } from '../rpc/errors.js';
 export {
   ConnectionClosedError,
@@ -28,4 +28,4 @@ export {
   QueueFullError,
 } from '../core/errors.js';
 export type { Decoder, Encoder } from '../core/codec.js';
-export type { RpcFrame } from '../rpc/frame.js';
+export type { RpcFrame } from '../rpc/wire/frame.js';

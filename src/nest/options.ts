@@ -1,8 +1,8 @@
 import type tls from 'node:tls';
 import type { Decoder, Encoder } from '../core/codec.js';
 import type { ConnectionLimits, SocketOptions } from '../core/options.js';
-import type { BackoffOptions } from '../rpc/backoff.js';
-import type { RpcFrame } from '../rpc/frame.js';
+import type { BackoffOptions } from '../rpc/client/backoff.js';
+import type { RpcFrame } from '../rpc/wire/frame.js';
 
 export interface CodecOptions {
   /** Default: the JSON codec's encoder (or the PROTOSOCKET_ENCODER provider when built by the module). */

@@ -1,7 +1,7 @@
-export { ControlCode, CONTROL_CODE_LIMIT } from './control-code.js';
-export { MAX_CALL_ID, type Metadata, type RpcFrame } from './frame.js';
-export type { CallObserver, CallOptions } from './call.js';
-export { CallContext, type PeerInfo } from './call-context.js';
+export { ControlCode, CONTROL_CODE_LIMIT } from './wire/control-code.js';
+export { MAX_CALL_ID, type Metadata, type RpcFrame } from './wire/frame.js';
+export type { CallObserver, CallOptions } from './client/call.js';
+export { CallContext, type PeerInfo } from './server/call-context.js';
 export {
   defaultSerializeError,
   isAsyncIterable,
@@ -10,12 +10,12 @@ export {
   type RequestHandler,
   type Subscribable,
   type Unsubscribable,
-} from './handler.js';
-export { jsonCodec, jsonDecoder, jsonEncoder } from './json-codec.js';
-export { Backoff, type BackoffOptions } from './backoff.js';
-export { ClientSession, type CallHandle } from './client-session.js';
-export { RpcClient, type RpcClientEvents, type RpcClientOptions, type RpcClientStatus } from './client.js';
-export { RpcServer, type RpcListenOptions, type RpcServerEvents, type RpcServerOptions } from './server.js';
+} from './server/handler.js';
+export { jsonCodec, jsonDecoder, jsonEncoder } from './wire/json-codec.js';
+export { Backoff, type BackoffOptions } from './client/backoff.js';
+export { ClientSession, type CallHandle } from './client/session.js';
+export { RpcClient, type RpcClientEvents, type RpcClientOptions, type RpcClientStatus } from './client/client.js';
+export { RpcServer, type RpcListenOptions, type RpcServerEvents, type RpcServerOptions } from './server/server.js';
 export {
   CancelledError,
   ClientClosedError,

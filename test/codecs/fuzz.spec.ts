@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import protobuf from 'protobufjs/light.js';
 import { NEED_MORE, ProtocolError, ProtosocketError } from '../../src/core/index.js';
-import { isCallId, isControlCode } from '../../src/rpc/codecs/envelope.js';
+import { isCallId, isControlCode } from '../../src/rpc/wire/envelope.js';
 import { CONTROL_CODE_LIMIT, ControlCode, type RpcFrame } from '../../src/rpc/index.js';
 import { codecNames, codecs, defined, encode, feed, Point, split, type CodecName } from './support.js';
 

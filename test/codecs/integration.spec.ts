@@ -1,7 +1,7 @@
 import type protobuf from 'protobufjs/light.js';
 import type { Codec } from '../../src/core/index.js';
-import { msgpackCodec } from '../../src/rpc/codecs/msgpack-codec.js';
-import { createProtobufCodec } from '../../src/rpc/codecs/protobuf-codec.js';
+import { msgpackCodec } from '../../src/rpc/wire/msgpack-codec.js';
+import { createProtobufCodec } from '../../src/rpc/wire/protobuf-codec.js';
 import { RemoteError, RpcClient, RpcServer, type RpcFrame } from '../../src/rpc/index.js';
 import { exampleRoot, Point, Quote } from './support.js';
 

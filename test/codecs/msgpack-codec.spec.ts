@@ -1,6 +1,6 @@
 import { Packr, unpack } from 'msgpackr';
 import { FrameReader, FrameTooLargeError, NEED_MORE, OutboundBuffer, ProtocolError } from '../../src/core/index.js';
-import { createMsgpackCodec, msgpackCodec, msgpackDecoder, msgpackEncoder } from '../../src/rpc/codecs/msgpack-codec.js';
+import { createMsgpackCodec, msgpackCodec, msgpackDecoder, msgpackEncoder } from '../../src/rpc/wire/msgpack-codec.js';
 import { ControlCode, type RpcFrame } from '../../src/rpc/index.js';
 import { bytewise, decodeOne, defined, encode, feed, MiB } from './support.js';
 

@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import fullProtobuf from 'protobufjs';
 import protobuf from 'protobufjs/light.js';
 import { FrameReader, FrameTooLargeError, INCOMPLETE, NEED_MORE, OutboundBuffer, ProtocolError } from '../../src/core/index.js';
-import { createProtobufCodec, EnvelopeType, protobufCodec } from '../../src/rpc/codecs/protobuf-codec.js';
-import { varintFrameSize, varintSize, writeVarint } from '../../src/rpc/codecs/varint.js';
+import { createProtobufCodec, EnvelopeType, protobufCodec } from '../../src/rpc/wire/protobuf-codec.js';
+import { varintFrameSize, varintSize, writeVarint } from '../../src/rpc/wire/varint.js';
 import { ControlCode, type RpcFrame } from '../../src/rpc/index.js';
 import { bytewise, codecs, decodeOne, defined, encode, exampleRoot, feed, MiB, Point, Quote } from './support.js';
 

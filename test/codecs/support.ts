@@ -1,7 +1,7 @@
 import protobuf from 'protobufjs/light.js';
 import { FrameReader, INCOMPLETE, OutboundBuffer, type Codec, type Decoder, type Encoder } from '../../src/core/index.js';
-import { createMsgpackCodec } from '../../src/rpc/codecs/msgpack-codec.js';
-import { createProtobufCodec } from '../../src/rpc/codecs/protobuf-codec.js';
+import { createMsgpackCodec } from '../../src/rpc/wire/msgpack-codec.js';
+import { createProtobufCodec } from '../../src/rpc/wire/protobuf-codec.js';
 import { jsonCodec, type RpcFrame } from '../../src/rpc/index.js';
 export { bytewise, split } from '../helpers/chunks.js';
 

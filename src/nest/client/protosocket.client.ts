@@ -2,10 +2,10 @@ import type { OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
 import { Observable } from 'rxjs';
-import type { CallObserver, CallOptions } from '../../rpc/call.js';
-import { RpcClient, type RpcClientStatus } from '../../rpc/client.js';
+import type { CallObserver, CallOptions } from '../../rpc/client/call.js';
+import { RpcClient, type RpcClientStatus } from '../../rpc/client/client.js';
 import { RemoteError } from '../../rpc/errors.js';
-import { jsonDecoder, jsonEncoder } from '../../rpc/json-codec.js';
+import { jsonDecoder, jsonEncoder } from '../../rpc/wire/json-codec.js';
 import type { ProtosocketClientOptions } from '../options.js';
 
 /** Per-call options, the optional third argument of `send`. */

@@ -1,6 +1,6 @@
 import { BaseRpcContext } from '@nestjs/microservices';
-import type { CallContext } from '../../rpc/call-context.js';
-import type { Metadata } from '../../rpc/frame.js';
+import type { CallContext } from '../../rpc/server/call-context.js';
+import type { Metadata } from '../../rpc/wire/frame.js';
 
 export type ProtosocketContextArgs = [pattern: string, call: CallContext];
 

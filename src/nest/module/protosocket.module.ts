@@ -1,7 +1,7 @@
 import { type DynamicModule, type FactoryProvider, type InjectionToken, Module, type ModuleMetadata, type Provider } from '@nestjs/common';
 import type { Decoder, Encoder } from '../../core/codec.js';
-import type { RpcFrame } from '../../rpc/frame.js';
-import { jsonDecoder, jsonEncoder } from '../../rpc/json-codec.js';
+import type { RpcFrame } from '../../rpc/wire/frame.js';
+import { jsonDecoder, jsonEncoder } from '../../rpc/wire/json-codec.js';
 import { ProtosocketClient } from '../client/protosocket.client.js';
 import { PROTOSOCKET_DECODER, PROTOSOCKET_ENCODER, PROTOSOCKET_SERVER_OPTIONS } from '../constants.js';
 import type { ProtosocketClientOptions, ProtosocketServerOptions } from '../options.js';

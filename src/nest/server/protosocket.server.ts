@@ -1,9 +1,9 @@
 import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
 import { type Observable, finalize, isObservable, throwError } from 'rxjs';
-import type { CallContext } from '../../rpc/call-context.js';
-import { type EventHandler, isThenable, type RequestHandler } from '../../rpc/handler.js';
-import { jsonDecoder, jsonEncoder } from '../../rpc/json-codec.js';
-import { RpcServer } from '../../rpc/server.js';
+import type { CallContext } from '../../rpc/server/call-context.js';
+import { type EventHandler, isThenable, type RequestHandler } from '../../rpc/server/handler.js';
+import { jsonDecoder, jsonEncoder } from '../../rpc/wire/json-codec.js';
+import { RpcServer } from '../../rpc/server/server.js';
 import { NO_MESSAGE_HANDLER, PROTOSOCKET_TRANSPORT } from '../constants.js';
 import { ProtosocketContext } from '../ctx-host/protosocket.context.js';
 import type { ProtosocketServerOptions } from '../options.js';

@@ -1,7 +1,7 @@
-import type { Codec, Decoder, Encoder } from '../core/codec.js';
-import { ProtocolError } from '../core/errors.js';
-import { LENGTH_PREFIX_BYTES, lengthPrefixedFrameSize, writeLengthPrefixed } from '../core/length-prefixed.js';
-import type { OutboundBuffer } from '../core/outbound-buffer.js';
+import type { Codec, Decoder, Encoder } from '../../core/codec.js';
+import { ProtocolError } from '../../core/errors.js';
+import { LENGTH_PREFIX_BYTES, lengthPrefixedFrameSize, writeLengthPrefixed } from '../../core/length-prefixed.js';
+import type { OutboundBuffer } from '../../core/outbound-buffer.js';
 import { CONTROL_CODE_LIMIT, type ControlCode } from './control-code.js';
 import type { Metadata, RpcFrame } from './frame.js';
 

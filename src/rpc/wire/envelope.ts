@@ -1,6 +1,6 @@
 import { ProtocolError } from '../../core/errors.js';
-import { CONTROL_CODE_LIMIT, type ControlCode } from '../control-code.js';
-import { MAX_CALL_ID, type Metadata, type RpcFrame } from '../frame.js';
+import { CONTROL_CODE_LIMIT, type ControlCode } from './control-code.js';
+import { MAX_CALL_ID, type Metadata, type RpcFrame } from './frame.js';
 
 /**
  * Rules every codec applies to the fields of an RpcFrame (docs/PROTOCOL.md, "Envelope"), so

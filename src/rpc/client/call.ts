@@ -1,4 +1,4 @@
-import type { Metadata } from './frame.js';
+import type { Metadata } from '../wire/frame.js';
 
 /** Receives a call's results: any number of `next`, then exactly one `complete` or `error`. */
 export interface CallObserver<T = unknown> {

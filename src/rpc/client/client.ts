@@ -1,15 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type tls from 'node:tls';
-import type { Codec } from '../core/codec.js';
-import { connect } from '../core/connect.js';
-import type { ConnectionLimits, SocketOptions } from '../core/options.js';
+import type { Codec } from '../../core/codec.js';
+import { connect } from '../../core/connect.js';
+import type { ConnectionLimits, SocketOptions } from '../../core/options.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { CallObserver, CallOptions } from './call.js';
 import { CallStream } from './call-stream.js';
-import { type CallHandle, ClientSession } from './client-session.js';
-import { ClientClosedError } from './errors.js';
-import type { Metadata, RpcFrame } from './frame.js';
-import { jsonCodec } from './json-codec.js';
+import { type CallHandle, ClientSession } from './session.js';
+import { ClientClosedError } from '../errors.js';
+import type { Metadata, RpcFrame } from '../wire/frame.js';
+import { jsonCodec } from '../wire/json-codec.js';
 
 export interface RpcClientOptions extends SocketOptions {
   /** Default 127.0.0.1. */

@@ -1,4 +1,4 @@
-import type { Metadata } from './frame.js';
+import type { Metadata } from '../wire/frame.js';
 
 /** Where a call or event came from. */
 export interface PeerInfo {

@@ -2,7 +2,7 @@ import protobuf from 'protobufjs/light.js';
 import type { Codec, Decoder, Encoder } from '../../core/codec.js';
 import { messageOf, ProtocolError } from '../../core/errors.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
-import type { Metadata, RpcFrame } from '../frame.js';
+import type { Metadata, RpcFrame } from './frame.js';
 import { checkOutbound, isCallId, isControlCode, ownBytes, wireTimeout } from './envelope.js';
 import { varintFrameSize, varintSize, writeVarint } from './varint.js';
 

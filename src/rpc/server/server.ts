@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { Codec } from '../core/codec.js';
-import { listen, type Listener } from '../core/listener.js';
-import type { ConnectionLimits, SocketOptions } from '../core/options.js';
-import type { RpcFrame } from './frame.js';
+import type { Codec } from '../../core/codec.js';
+import { listen, type Listener } from '../../core/listener.js';
+import type { ConnectionLimits, SocketOptions } from '../../core/options.js';
+import type { RpcFrame } from '../wire/frame.js';
 import { defaultSerializeError, type EventHandler, type RequestHandler } from './handler.js';
-import { jsonCodec } from './json-codec.js';
-import { ServerSession } from './server-session.js';
+import { jsonCodec } from '../wire/json-codec.js';
+import { ServerSession } from './session.js';
 
 /** How long closed connections wait for their clients to end, after the drain, before being cut off. */
 const CLOSE_GRACE_MS = 2000;

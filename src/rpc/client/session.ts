@@ -1,10 +1,10 @@
-import type { Connection, Reactor } from '../core/connection.js';
-import { ConnectionClosedError, ProtocolError } from '../core/errors.js';
+import type { Connection, Reactor } from '../../core/connection.js';
+import { ConnectionClosedError, ProtocolError } from '../../core/errors.js';
 import type { CallObserver, CallOptions } from './call.js';
 import type { ReadThrottle } from './call-stream.js';
-import { ControlCode } from './control-code.js';
-import { CancelledError, DeadlineExceededError, RemoteError } from './errors.js';
-import { MAX_CALL_ID, type Metadata, type RpcFrame } from './frame.js';
+import { ControlCode } from '../wire/control-code.js';
+import { CancelledError, DeadlineExceededError, RemoteError } from '../errors.js';
+import { MAX_CALL_ID, type Metadata, type RpcFrame } from '../wire/frame.js';
 
 export type RpcConnection = Connection<RpcFrame, RpcFrame>;
 

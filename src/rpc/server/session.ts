@@ -1,11 +1,11 @@
-import type { Connection, Reactor } from '../core/connection.js';
-import { ConnectionClosedError, EncodeError, FrameTooLargeError, ProtocolError } from '../core/errors.js';
+import type { Connection, Reactor } from '../../core/connection.js';
+import { ConnectionClosedError, EncodeError, FrameTooLargeError, ProtocolError } from '../../core/errors.js';
 import { CallContext, type PeerInfo } from './call-context.js';
-import { ControlCode } from './control-code.js';
-import { CancelledError, DeadlineExceededError, ServerErrorCode, ShuttingDownError } from './errors.js';
-import type { RpcFrame } from './frame.js';
+import { ControlCode } from '../wire/control-code.js';
+import { CancelledError, DeadlineExceededError, ServerErrorCode, ShuttingDownError } from '../errors.js';
+import type { RpcFrame } from '../wire/frame.js';
 import type { EventHandler, RequestHandler } from './handler.js';
-import { type CallHost, ServerCall } from './server-call.js';
+import { type CallHost, ServerCall } from './call.js';
 
 export interface ServerSessionOptions {
   resolveHandler(pattern: string): RequestHandler | undefined;

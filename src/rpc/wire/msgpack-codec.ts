@@ -2,8 +2,8 @@ import { Packr, RESERVE_START_SPACE, Unpackr, type Options } from 'msgpackr';
 import { NEED_MORE, type Codec, type Decoder, type Encoder } from '../../core/codec.js';
 import { messageOf, ProtocolError } from '../../core/errors.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
-import type { ControlCode } from '../control-code.js';
-import type { Metadata, RpcFrame } from '../frame.js';
+import type { ControlCode } from './control-code.js';
+import type { Metadata, RpcFrame } from './frame.js';
 import { checkMeta, checkOutbound, isCallId, isControlCode, isPlainObject, isWireTimeout, ownBytes, wireTimeout } from './envelope.js';
 
 /**

@@ -1,8 +1,8 @@
-import { EncodeError, FrameTooLargeError } from '../core/errors.js';
+import { EncodeError, FrameTooLargeError } from '../../core/errors.js';
 import type { CallContext } from './call-context.js';
-import { ControlCode } from './control-code.js';
-import { SlowConsumerError } from './errors.js';
-import type { RpcFrame } from './frame.js';
+import { ControlCode } from '../wire/control-code.js';
+import { SlowConsumerError } from '../errors.js';
+import type { RpcFrame } from '../wire/frame.js';
 import { isAsyncIterable, isSubscribable, isThenable, type Subscribable, type Unsubscribable } from './handler.js';
 
 /** What a call needs from its connection's session. */
