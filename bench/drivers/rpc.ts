@@ -6,7 +6,7 @@ const HOST = '127.0.0.1';
 
 export const driver: Driver = {
   async startServer(hooks) {
-    const server = new RpcServer();
+    const server = new RpcServer({ host: HOST, port: 0, drainTimeoutMs: 1_000 });
     server.handle(ECHO, (data) => {
       hooks.request();
       return data;
@@ -14,14 +14,14 @@ export const driver: Driver = {
     // A pulled stream: the server takes the next item only while the connection has room.
     server.handle(STREAM, (count) => generate(hooks.streamItems(count as number)));
     server.handleEvent(COUNT, () => hooks.event());
-    await server.listen({ host: HOST, port: 0 });
+    await server.listen();
     const port = server.port;
     if (port === undefined) throw new Error('RpcServer has no port after listen');
-    return { port, close: () => server.close(1_000) };
+    return { port, close: () => server.close() };
   },
 
   async connect(port) {
-    const client = new RpcClient({ host: HOST, port, reconnect: false });
+    const client = new RpcClient({ host: HOST, port, reconnect: false, closeTimeoutMs: 1_000 });
     await client.connect();
     return {
       // The observer form of the API: as callback-based as the raw net reference, one object per call.
@@ -34,7 +34,7 @@ export const driver: Driver = {
       emit(data) {
         return client.sendEvent(COUNT, data);
       },
-      close: () => client.close(1_000),
+      close: () => client.close(),
     };
   },
 };

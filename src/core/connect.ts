@@ -1,26 +1,25 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { type Endpoint, socketAddress } from './endpoint.js';
 import { ConnectTimeoutError } from './errors.js';
 
-export interface ConnectOptions<In, Out> extends ConnectionOptions<In, Out> {
-  /** Default 127.0.0.1. Ignored with `path`. */
-  host?: string;
-  port?: number;
-  /** A Unix socket path (or Windows pipe) instead of TCP. */
-  path?: string;
+/** How to reach an endpoint, besides its address. */
+export interface DialOptions {
   /** Connect with TLS using these options (ca, servername, client cert/key...). */
   tls?: tls.ConnectionOptions;
   /** Fail with `ERR_CONNECT_TIMEOUT` if not connected (and, for TLS, handshaken) by then. Default 10 s. */
   connectTimeoutMs?: number;
 }
 
+export type ConnectOptions<In, Out> = Endpoint & DialOptions & ConnectionOptions<In, Out>;
+
 // Half-open, so the connection decides when to end its side: after writing what it queued.
 const halfOpen = { allowHalfOpen: true };
 
 /** Opens a connection; resolves once it can carry messages (after the TLS handshake, with TLS). */
 export function connect<In, Out>(options: ConnectOptions<In, Out>): Promise<Connection<In, Out>> {
-  const endpoint = options.path !== undefined ? { path: options.path } : { host: options.host ?? '127.0.0.1', port: options.port ?? 0 };
+  const endpoint = socketAddress(options);
   const socket = options.tls
     ? tls.connect({ ...endpoint, ...options.tls, ...halfOpen })
     : net.connect({ ...endpoint, ...halfOpen });

@@ -14,6 +14,9 @@ export {
 export { DEFAULT_LIMITS, type ConnectionLimits, type SocketOptions } from './options.js';
 export { Listener, listen, type ListenOptions, type ListenerEvents } from './listener.js';
 export { connect, type ConnectOptions } from './connect.js';
+export type { Endpoint, IpcEndpoint, TcpEndpoint } from './endpoint.js';
+export type { BindOptions } from './listener.js';
+export type { DialOptions } from './connect.js';
 export {
   ConnectTimeoutError,
   ConnectionClosedError,

@@ -2,18 +2,18 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { type Endpoint, socketAddress } from './endpoint.js';
 
-export interface ListenOptions<In, Out> extends ConnectionOptions<In, Out> {
-  /** TCP host to bind. Default 127.0.0.1. Ignored with `path`. */
-  host?: string;
-  /** TCP port; 0 picks a free one (read it back from `listener.port`). Default 0. */
-  port?: number;
-  /** A Unix socket path (or Windows pipe) instead of TCP. */
-  path?: string;
+/** How to serve an endpoint, besides its address. */
+export interface BindOptions {
+  /** Length of the queue of connections not yet accepted (Node's default when unset). */
   backlog?: number;
   /** Serve TLS with these options (key/cert, ca + requestCert for client certificates). */
   tls?: tls.TlsOptions;
 }
+
+/** An endpoint to bind (TCP port 0 picks a free one: read it back from `listener.port`). */
+export type ListenOptions<In, Out> = Endpoint & BindOptions & ConnectionOptions<In, Out>;
 
 export interface ListenerEvents<In, Out> {
   connection: [connection: Connection<In, Out>];
@@ -120,11 +120,7 @@ export function listen<In, Out>(options: ListenOptions<In, Out>): Promise<Listen
       server.off('error', onError);
       resolve(new Listener(server, options));
     };
-    if (options.path !== undefined) {
-      server.listen({ path: options.path, backlog: options.backlog }, onListening);
-    } else {
-      server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, backlog: options.backlog }, onListening);
-    }
+    server.listen({ ...socketAddress(options), backlog: options.backlog }, onListening);
   });
 }
 

@@ -1,11 +1,8 @@
 /** `transportId` of ProtosocketServer: `@MessagePattern(p, PROTOSOCKET_TRANSPORT)` binds to it only. */
 export const PROTOSOCKET_TRANSPORT: unique symbol = Symbol('PROTOSOCKET_TRANSPORT');
 
-/** DI token of the Encoder<RpcFrame> that clients and container-built servers use. JSON by default. */
-export const PROTOSOCKET_ENCODER: unique symbol = Symbol('PROTOSOCKET_ENCODER');
-
-/** DI token of the Decoder<RpcFrame> that clients and container-built servers use. JSON by default. */
-export const PROTOSOCKET_DECODER: unique symbol = Symbol('PROTOSOCKET_DECODER');
+/** DI token of the Codec<RpcFrame, RpcFrame> that module-built clients and servers use. JSON by default. */
+export const PROTOSOCKET_CODEC: unique symbol = Symbol('PROTOSOCKET_CODEC');
 
 /** DI token of the options a container-built ProtosocketServer is created with. */
 export const PROTOSOCKET_SERVER_OPTIONS: unique symbol = Symbol('PROTOSOCKET_SERVER_OPTIONS');

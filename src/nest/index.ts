@@ -8,11 +8,10 @@ export {
   type ProtosocketClientRegistration,
   type ProtosocketRootOptions,
 } from './module/protosocket.module.js';
-export type { CodecOptions, ProtosocketClientOptions, ProtosocketServerOptions } from './options.js';
+export type { ProtosocketClientOptions, ProtosocketServerOptions } from './options.js';
 export {
   NO_MESSAGE_HANDLER,
-  PROTOSOCKET_DECODER,
-  PROTOSOCKET_ENCODER,
+  PROTOSOCKET_CODEC,
   PROTOSOCKET_SERVER_OPTIONS,
   PROTOSOCKET_TRANSPORT,
 } from './constants.js';
@@ -27,5 +26,5 @@ export {
   ProtosocketError,
   QueueFullError,
 } from '../core/errors.js';
-export type { Decoder, Encoder } from '../core/codec.js';
+export type { Codec, Decoder, Encoder } from '../core/codec.js';
 export type { RpcFrame } from '../rpc/wire/frame.js';

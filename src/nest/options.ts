@@ -1,48 +1,23 @@
-import type tls from 'node:tls';
-import type { Decoder, Encoder } from '../core/codec.js';
-import type { ConnectionLimits, SocketOptions } from '../core/options.js';
-import type { BackoffOptions } from '../rpc/client/backoff.js';
-import type { RpcFrame } from '../rpc/wire/frame.js';
+import type { RpcClientOptions } from '../rpc/client/options.js';
+import type { RpcListenOptions, RpcServerSettings } from '../rpc/server/options.js';
 
-export interface CodecOptions {
-  /** Default: the JSON codec's encoder (or the PROTOSOCKET_ENCODER provider when built by the module). */
-  encoder?: Encoder<RpcFrame>;
-  /** Default: the JSON codec's decoder (or the PROTOSOCKET_DECODER provider when built by the module). */
-  decoder?: Decoder<RpcFrame>;
-}
+/*
+ * The Nest transport's options are the RPC layer's, passed down by spread: a setting added to
+ * `RpcClientSettings` or `RpcServerSettings` reaches Nest with no line here, under the same
+ * name. Nest needs no field of its own today; one would be added here, and stripped before
+ * the spread.
+ */
 
-export interface ProtosocketServerOptions extends CodecOptions, SocketOptions {
-  /** Default 127.0.0.1. */
-  host?: string;
-  /** Default 0: a free port, read back from `server.port`. */
-  port?: number;
-  /** A Unix socket path instead of TCP. */
-  path?: string;
-  backlog?: number;
-  /** Serve TLS (key/cert; ca + requestCert for client certificates). */
-  tls?: tls.TlsOptions;
-  limits?: ConnectionLimits;
-  /** Calls in flight per connection before the server stops reading from it. Default 1024. */
-  maxConcurrentCalls?: number;
-  /** Items an Observable reply may buffer while its client is not reading. Default 16384. */
-  maxBufferedItems?: number;
-  /** How long `close()` lets calls in flight finish. Default 10 000 ms. */
-  drainTimeoutMs?: number;
-}
+/**
+ * `ProtosocketServer`'s options: where it listens (`host`/`port`/`path`, `backlog`, `tls`) and
+ * the RPC server's settings (`codec`, `limits`, `maxConcurrentCalls`, `drainTimeoutMs`...).
+ * The RPC server's hooks (handler lookup, error bodies) are the strategy's own.
+ */
+export type ProtosocketServerOptions = RpcListenOptions & RpcServerSettings;
 
-export interface ProtosocketClientOptions extends CodecOptions, SocketOptions {
-  /** Default 127.0.0.1. */
-  host?: string;
-  port?: number;
-  path?: string;
-  tls?: tls.ConnectionOptions;
-  limits?: ConnectionLimits;
-  /** Default 10 000 ms. */
-  connectTimeoutMs?: number;
-  /** Default time budget per call in ms (0: none). Per call: `send(pattern, data, { timeoutMs })`. */
-  timeout?: number;
-  /** Background reconnect after a drop. Default on (100 ms doubling to 5 s, with jitter); false disables. */
-  reconnect?: BackoffOptions | false;
-  /** How long `close()` waits for calls in flight. Default 5000 ms. */
-  closeTimeoutMs?: number;
-}
+/**
+ * `ProtosocketClient`'s options: the RPC client's (`host`/`port`/`path`, `tls`, `codec`,
+ * `timeoutMs`, `reconnect`, `closeTimeoutMs`...). Without `codec`, a client built by
+ * `ProtosocketModule` uses the PROTOSOCKET_CODEC provider, any other JSON.
+ */
+export type ProtosocketClientOptions = RpcClientOptions;

@@ -9,6 +9,7 @@ import {
   type ListenOptions,
   type Reactor,
   type ReactorFactory,
+  type TcpEndpoint,
 } from '../../src/core/index.js';
 import { deferred } from '../helpers/async.js';
 
@@ -84,7 +85,8 @@ export class Inbox<T = Buffer> {
 
 export interface RawPairOptions {
   server?: Partial<ListenOptions<Buffer, Uint8Array>>;
-  client?: Partial<ConnectOptions<Buffer, Uint8Array>>;
+  /** The client connects to the listener's TCP port. */
+  client?: Partial<ConnectOptions<Buffer, Uint8Array>> & TcpEndpoint;
   /** The server sends every message it receives back. */
   echo?: boolean;
 }

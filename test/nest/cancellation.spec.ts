@@ -61,7 +61,7 @@ describe('cancellation reaches the Nest handler', () => {
 
   it('the client-wide default timeout applies when the call gives none', async () => {
     const ms = await res.microservice();
-    const client = res.client(ms.port, { timeout: 50 });
+    const client = res.client(ms.port, { timeoutMs: 50 });
     await expect(firstValueFrom(client.send('never', {}))).rejects.toMatchObject({ code: 'ERR_DEADLINE_EXCEEDED' });
     await ms.app.get(Probe).when('never.aborted');
   });

@@ -5,14 +5,13 @@ import { type ClientProxy, ClientsModule } from '@nestjs/microservices';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import {
-  PROTOSOCKET_DECODER,
-  PROTOSOCKET_ENCODER,
+  PROTOSOCKET_CODEC,
   ProtosocketClient,
   ProtosocketModule,
   ProtosocketServer,
 } from '../../src/nest/index.js';
 import { AppModule } from './fixtures/app.module.js';
-import { CountingDecoder, CountingEncoder } from './fixtures/codecs.js';
+import { CountingCodec } from './fixtures/codecs.js';
 import { type Resources, TEST_CLIENT_OPTIONS, TEST_SERVER_OPTIONS, useResources } from './fixtures/harness.js';
 
 const PRICES = 'PRICES';
@@ -114,16 +113,14 @@ describe('registering and injecting clients', () => {
   });
 });
 
-describe('encoder and decoder as DI providers', () => {
+describe('the codec as a DI provider', () => {
   const res = useResources();
 
-  it('forRoot providers serve both the container-built server and a registered client', async () => {
-    const countingEncoder = new CountingEncoder();
+  it('the forRoot provider serves both the container-built server and a registered client', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         ProtosocketModule.forRoot({
-          encoder: { useValue: countingEncoder },
-          decoder: { useClass: CountingDecoder },
+          codec: { useClass: CountingCodec },
           server: TEST_SERVER_OPTIONS,
         }),
         AppModule,
@@ -136,28 +133,27 @@ describe('encoder and decoder as DI providers', () => {
     expect(app.get(ProtosocketServer)).toBe(server);
 
     // The client joins the same container once the port is known (a lazily loaded module
-    // resolves the global codec providers like any other).
+    // resolves the global codec provider like any other).
     const clientModule = await app.get(LazyModuleLoader).load(() =>
       ProtosocketModule.registerClient({ name: 'QUOTES', ...TEST_CLIENT_OPTIONS, port: server.port }),
     );
     const client = res.track(clientModule.get<ProtosocketClient>('QUOTES'));
     await expect(firstValueFrom(client.send({ cmd: 'sum' }, [1, 2, 3]))).resolves.toBe(6);
 
-    const decoder = app.get<CountingDecoder>(PROTOSOCKET_DECODER);
-    expect(decoder).toBeInstanceOf(CountingDecoder);
-    expect(app.get(PROTOSOCKET_ENCODER)).toBe(countingEncoder);
+    const codec = app.get<CountingCodec>(PROTOSOCKET_CODEC);
+    expect(codec).toBeInstanceOf(CountingCodec);
     const request = { pattern: '{"cmd":"sum"}', data: [1, 2, 3] };
     const reply = { pattern: undefined, data: 6 };
     // Client encodes the request, server decodes it; server encodes the reply, client decodes it.
-    expect(countingEncoder.frames).toEqual(expect.arrayContaining([request, reply]));
-    expect(decoder.frames).toEqual(expect.arrayContaining([request, reply]));
+    expect(codec.encoder.frames).toEqual(expect.arrayContaining([request, reply]));
+    expect(codec.decoder.frames).toEqual(expect.arrayContaining([request, reply]));
   });
 
-  it('overrideProvider(PROTOSOCKET_ENCODER) in a testing module replaces the server\'s encoder', async () => {
-    const countingEncoder = new CountingEncoder();
+  it('overrideProvider(PROTOSOCKET_CODEC) in a testing module replaces the server\'s codec', async () => {
+    const countingCodec = new CountingCodec();
     const moduleRef = await Test.createTestingModule({ imports: [ProtosocketModule.forRoot({ server: TEST_SERVER_OPTIONS }), AppModule] })
-      .overrideProvider(PROTOSOCKET_ENCODER)
-      .useValue(countingEncoder)
+      .overrideProvider(PROTOSOCKET_CODEC)
+      .useValue(countingCodec)
       .compile();
     const server = moduleRef.get(ProtosocketServer);
     const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
@@ -166,6 +162,8 @@ describe('encoder and decoder as DI providers', () => {
 
     const client = res.client(server.port);
     await expect(firstValueFrom(client.send({ cmd: 'sum' }, [7, 8]))).resolves.toBe(15);
-    expect(countingEncoder.frames).toContainEqual({ pattern: undefined, data: 15 });
+    expect(app.get(PROTOSOCKET_CODEC)).toBe(countingCodec);
+    expect(countingCodec.encoder.frames).toContainEqual({ pattern: undefined, data: 15 });
+    expect(countingCodec.decoder.frames).toContainEqual({ pattern: '{"cmd":"sum"}', data: [7, 8] });
   });
 });

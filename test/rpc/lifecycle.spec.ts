@@ -1,12 +1,12 @@
-import { ControlCode, RpcClient, RpcServer, type RpcFrame } from '../../src/rpc/index.js';
+import { ControlCode, RpcClient, RpcServer, type RpcFrame, type RpcServerOptions } from '../../src/rpc/index.js';
 import { deferred, nextTurn } from '../helpers/async.js';
 import { codeOf, frameClient, freePort, nextStatus, rejection, rpcPair, within } from './support.js';
 
 /** Fast background reconnects, so a restart is noticed quickly. */
 const quickReconnect = { initialDelayMs: 10, maxDelayMs: 50 };
 
-function echoServer(): RpcServer {
-  return new RpcServer().handle('echo', (data) => data);
+function echoServer(options?: RpcServerOptions): RpcServer {
+  return new RpcServer(options).handle('echo', (data) => data);
 }
 
 describe('client lifecycle', () => {
@@ -37,9 +37,9 @@ describe('client lifecycle', () => {
       // The server is gone; the client keeps trying.
       await within(disconnected, 2000, 'the client to report the connection lost');
 
-      second = echoServer();
+      second = echoServer({ port });
       const connected = nextStatus(client, 'connected');
-      await second.listen({ port });
+      await second.listen();
       await within(connected, 2000, 'the background reconnect');
       expect(await client.call('echo', 'two')).toBe('two');
     } finally {
@@ -95,6 +95,21 @@ describe('client lifecycle', () => {
       const call = rejection(client.call('hang', null));
       await client.connect();
       await client.close(50);
+      expect(codeOf(await call)).toBe('ERR_CONNECTION_CLOSED');
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('the closeTimeoutMs option is close()\'s default timeout', async () => {
+    const { client, dispose } = await rpcPair(
+      (server) => server.handle('hang', (_data, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))),
+      { client: { closeTimeoutMs: 50 } },
+    );
+    try {
+      const call = rejection(client.call('hang', null));
+      await client.connect();
+      await client.close();
       expect(codeOf(await call)).toBe('ERR_CONNECTION_CLOSED');
     } finally {
       await dispose();
@@ -161,6 +176,26 @@ describe('server close()', () => {
 
       expect(await call).toMatchObject({ code: 'ERR_REMOTE', remoteCode: 'ERR_SHUTTING_DOWN' });
       expect(await within(aborted.promise, 2000, 'the handler to be aborted')).toMatchObject({ code: 'ERR_SHUTTING_DOWN' });
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('the drainTimeoutMs option is close()\'s default drain timeout', async () => {
+    const started = deferred();
+    const { server, client, dispose } = await rpcPair(
+      (s) =>
+        s.handle('hang', (_data, ctx) => {
+          started.resolve();
+          return new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(null)));
+        }),
+      { server: { drainTimeoutMs: 50 } },
+    );
+    try {
+      const call = rejection(client.call('hang', null));
+      await started.promise;
+      await within(server.close(), 5000, 'server.close()');
+      expect(await call).toMatchObject({ code: 'ERR_REMOTE', remoteCode: 'ERR_SHUTTING_DOWN' });
     } finally {
       await dispose();
     }

@@ -55,6 +55,9 @@ export interface RpcPair {
 
 let socketPaths = 0;
 
+/** The endpoint's fields: `rpcPair` picks the endpoint, the options bring the rest. */
+type EndpointKey = 'host' | 'port' | 'path';
+
 /**
  * A server set up by `setup` and a client of it (not yet connected): over TCP on 127.0.0.1:0,
  * or with `unixSocket` over a Unix socket, whose kernel buffers are small and fixed (TCP's
@@ -62,12 +65,12 @@ let socketPaths = 0;
  */
 export async function rpcPair(
   setup: (server: RpcServer) => void,
-  options: { server?: RpcServerOptions; client?: RpcClientOptions; unixSocket?: boolean } = {},
+  options: { server?: Omit<RpcServerOptions, EndpointKey>; client?: Omit<RpcClientOptions, EndpointKey>; unixSocket?: boolean } = {},
 ): Promise<RpcPair> {
-  const server = new RpcServer(options.server);
-  setup(server);
   const path = options.unixSocket === true ? join(tmpdir(), `protosocket-rpc-${process.pid}-${socketPaths++}.sock`) : undefined;
-  await server.listen(path === undefined ? {} : { path });
+  const server = new RpcServer({ ...options.server, ...(path === undefined ? {} : { path }) });
+  setup(server);
+  await server.listen();
   const port = server.port ?? 0;
   const serverSockets: net.Socket[] = [];
   server.unwrap().on('connection', (socket: net.Socket) => serverSockets.push(socket));

@@ -7,7 +7,7 @@ export class TraderModule {
   static forPort(port: number) {
     return {
       module: TraderModule,
-      imports: [ProtosocketModule.registerClient({ name: 'QUOTES', port, timeout: 5000 })],
+      imports: [ProtosocketModule.registerClient({ name: 'QUOTES', port, timeoutMs: 5000 })],
       providers: [TraderService],
       exports: [TraderService],
     };

@@ -5,7 +5,6 @@ import { Observable } from 'rxjs';
 import type { CallObserver, CallOptions } from '../../rpc/client/call.js';
 import { RpcClient, type RpcClientStatus } from '../../rpc/client/client.js';
 import { RemoteError } from '../../rpc/errors.js';
-import { jsonDecoder, jsonEncoder } from '../../rpc/wire/json-codec.js';
 import type { ProtosocketClientOptions } from '../options.js';
 
 /** Per-call options, the optional third argument of `send`. */
@@ -27,21 +26,9 @@ export type ProtosocketCallOptions = Omit<CallOptions, 'meta'>;
 export class ProtosocketClient extends ClientProxy<Record<never, Function>> implements OnApplicationShutdown {
   private readonly rpc: RpcClient;
 
-  constructor(private readonly options: ProtosocketClientOptions = {}) {
+  constructor(options: ProtosocketClientOptions = {}) {
     super();
-    this.rpc = new RpcClient({
-      host: options.host,
-      port: options.port,
-      path: options.path,
-      tls: options.tls,
-      codec: { encoder: options.encoder ?? jsonEncoder, decoder: options.decoder ?? jsonDecoder },
-      limits: options.limits,
-      noDelay: options.noDelay,
-      keepAlive: options.keepAlive,
-      connectTimeoutMs: options.connectTimeoutMs,
-      timeoutMs: options.timeout,
-      reconnect: options.reconnect,
-    });
+    this.rpc = new RpcClient(options);
     this.rpc.on('status', (status) => this._status$.next(status));
   }
 
@@ -101,7 +88,7 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
 
   /** Takes no new calls, waits for calls in flight (up to `closeTimeoutMs`), then closes. */
   async close(): Promise<void> {
-    await this.rpc.close(this.options.closeTimeoutMs ?? 5000);
+    await this.rpc.close();
   }
 
   onApplicationShutdown(): Promise<void> {

@@ -1,31 +1,30 @@
 import { type DynamicModule, type FactoryProvider, type InjectionToken, Module, type ModuleMetadata, type Provider } from '@nestjs/common';
-import type { Decoder, Encoder } from '../../core/codec.js';
+import type { Codec } from '../../core/codec.js';
+import type { RpcListenOptions, RpcServerSettings } from '../../rpc/server/options.js';
 import type { RpcFrame } from '../../rpc/wire/frame.js';
-import { jsonDecoder, jsonEncoder } from '../../rpc/wire/json-codec.js';
+import { jsonCodec } from '../../rpc/wire/json-codec.js';
 import { ProtosocketClient } from '../client/protosocket.client.js';
-import { PROTOSOCKET_DECODER, PROTOSOCKET_ENCODER, PROTOSOCKET_SERVER_OPTIONS } from '../constants.js';
+import { PROTOSOCKET_CODEC, PROTOSOCKET_SERVER_OPTIONS } from '../constants.js';
 import type { ProtosocketClientOptions, ProtosocketServerOptions } from '../options.js';
 import { ProtosocketServer } from '../server/protosocket.server.js';
 
-/** How to provide the encoder or decoder: `{ useValue }`, `{ useClass }` or `{ useFactory, inject }`. */
+/** How to provide the codec: `{ useValue }`, `{ useClass }` or `{ useFactory, inject }`. */
 export type CodecProvider<T> =
   | { useValue: T }
   | { useClass: new (...args: never[]) => T }
   | { useFactory: (...args: never[]) => T | Promise<T>; inject?: InjectionToken[] };
 
 export interface ProtosocketRootOptions {
-  /** Default: `{ useValue: jsonEncoder }`. */
-  encoder?: CodecProvider<Encoder<RpcFrame>>;
-  /** Default: `{ useValue: jsonDecoder }`. */
-  decoder?: CodecProvider<Decoder<RpcFrame>>;
-  /** Also provide a `ProtosocketServer` built with these options and the codec providers. */
-  server?: Omit<ProtosocketServerOptions, 'encoder' | 'decoder'>;
+  /** The PROTOSOCKET_CODEC provider. Default: `{ useValue: jsonCodec }`. */
+  codec?: CodecProvider<Codec<RpcFrame, RpcFrame>>;
+  /** Also provide a `ProtosocketServer` built with these options and the PROTOSOCKET_CODEC provider. */
+  server?: RpcListenOptions & Omit<RpcServerSettings, 'codec'>;
 }
 
-export interface ProtosocketClientRegistration extends ProtosocketClientOptions {
+export type ProtosocketClientRegistration = ProtosocketClientOptions & {
   /** Token to inject the client by, besides the `ProtosocketClient` class. */
   name?: InjectionToken;
-}
+};
 
 export interface ProtosocketClientAsyncRegistration extends Pick<ModuleMetadata, 'imports'> {
   name?: InjectionToken;
@@ -33,34 +32,26 @@ export interface ProtosocketClientAsyncRegistration extends Pick<ModuleMetadata,
   useFactory: (...args: never[]) => ProtosocketClientOptions | Promise<ProtosocketClientOptions>;
 }
 
-const codecInjection = [
-  { token: PROTOSOCKET_ENCODER, optional: true },
-  { token: PROTOSOCKET_DECODER, optional: true },
-];
+const codecInjection = [{ token: PROTOSOCKET_CODEC, optional: true }];
 
 /**
- * Registers the codec providers and clients.
+ * Registers the codec provider and clients.
  *
- *   ProtosocketModule.forRoot({ decoder: { useClass: MyDecoder }, encoder: { useClass: MyEncoder } })
+ *   ProtosocketModule.forRoot({ codec: { useValue: msgpackCodec } })
  *   ProtosocketModule.registerClient({ name: 'PRICES', port: 4000 })
  *
- * Clients and a container-built server take the encoder and decoder from the
- * PROTOSOCKET_ENCODER / PROTOSOCKET_DECODER providers (JSON when none is registered), unless
- * their own options name one.
+ * Clients and a container-built server take the codec from the PROTOSOCKET_CODEC provider
+ * (JSON when none is registered), unless a client's own options name one.
  */
 @Module({})
 export class ProtosocketModule {
   static forRoot(options: ProtosocketRootOptions = {}): DynamicModule {
-    const providers: Provider[] = [
-      codecProvider(PROTOSOCKET_ENCODER, options.encoder ?? { useValue: jsonEncoder }),
-      codecProvider(PROTOSOCKET_DECODER, options.decoder ?? { useValue: jsonDecoder }),
-    ];
+    const providers: Provider[] = [codecProvider(PROTOSOCKET_CODEC, options.codec ?? { useValue: jsonCodec })];
     const server = options.server;
     if (server !== undefined) {
       providers.push({ provide: PROTOSOCKET_SERVER_OPTIONS, useValue: server }, {
         provide: ProtosocketServer,
-        useFactory: (serverOptions: ProtosocketServerOptions, encoder?: Encoder<RpcFrame>, decoder?: Decoder<RpcFrame>) =>
-          new ProtosocketServer({ ...serverOptions, encoder, decoder }),
+        useFactory: (serverOptions: ProtosocketServerOptions, codec?: Codec<RpcFrame, RpcFrame>) => new ProtosocketServer({ ...serverOptions, codec }),
         inject: [PROTOSOCKET_SERVER_OPTIONS, ...codecInjection],
       });
     }
@@ -76,7 +67,7 @@ export class ProtosocketModule {
     const { name, ...options } = registration;
     return ProtosocketModule.clientModule(name, [], {
       provide: name ?? ProtosocketClient,
-      useFactory: (encoder?: Encoder<RpcFrame>, decoder?: Decoder<RpcFrame>) => createClient(options, encoder, decoder),
+      useFactory: (codec?: Codec<RpcFrame, RpcFrame>) => createClient(options, codec),
       inject: codecInjection,
     });
   }
@@ -85,8 +76,8 @@ export class ProtosocketModule {
     const { name, imports = [], inject = [], useFactory } = registration;
     return ProtosocketModule.clientModule(name, imports, {
       provide: name ?? ProtosocketClient,
-      useFactory: async (encoder?: Encoder<RpcFrame>, decoder?: Decoder<RpcFrame>, ...args: unknown[]) =>
-        createClient(await (useFactory as (...a: unknown[]) => ProtosocketClientOptions | Promise<ProtosocketClientOptions>)(...args), encoder, decoder),
+      useFactory: async (codec?: Codec<RpcFrame, RpcFrame>, ...args: unknown[]) =>
+        createClient(await (useFactory as (...a: unknown[]) => ProtosocketClientOptions | Promise<ProtosocketClientOptions>)(...args), codec),
       inject: [...codecInjection, ...inject],
     });
   }
@@ -103,8 +94,9 @@ export class ProtosocketModule {
   }
 }
 
-function createClient(options: ProtosocketClientOptions, encoder?: Encoder<RpcFrame>, decoder?: Decoder<RpcFrame>): ProtosocketClient {
-  return new ProtosocketClient({ ...options, encoder: options.encoder ?? encoder, decoder: options.decoder ?? decoder });
+/** The client's own `codec` wins over the PROTOSOCKET_CODEC provider. */
+function createClient(options: ProtosocketClientOptions, codec?: Codec<RpcFrame, RpcFrame>): ProtosocketClient {
+  return new ProtosocketClient({ ...options, codec: options.codec ?? codec });
 }
 
 function codecProvider<T>(token: symbol, provider: CodecProvider<T>): Provider {

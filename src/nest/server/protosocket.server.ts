@@ -2,7 +2,6 @@ import { type CustomTransportStrategy, type MessageHandler, Server } from '@nest
 import { type Observable, finalize, isObservable, throwError } from 'rxjs';
 import type { CallContext } from '../../rpc/server/call-context.js';
 import { type EventHandler, isThenable, type RequestHandler } from '../../rpc/server/handler.js';
-import { jsonDecoder, jsonEncoder } from '../../rpc/wire/json-codec.js';
 import { RpcServer } from '../../rpc/server/server.js';
 import { NO_MESSAGE_HANDLER, PROTOSOCKET_TRANSPORT } from '../constants.js';
 import { ProtosocketContext } from '../ctx-host/protosocket.context.js';
@@ -45,14 +44,8 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
   }
 
   listen(callback: (...optionalParams: unknown[]) => unknown): void {
-    const options = this.options;
     const rpc = new RpcServer({
-      codec: { encoder: options.encoder ?? jsonEncoder, decoder: options.decoder ?? jsonDecoder },
-      limits: options.limits,
-      noDelay: options.noDelay,
-      keepAlive: options.keepAlive,
-      maxConcurrentCalls: options.maxConcurrentCalls,
-      maxBufferedItems: options.maxBufferedItems,
+      ...this.options,
       resolveHandler: (pattern) => this.requestHandler(pattern),
       resolveEventHandler: (pattern) => this.eventHandler(pattern),
       serializeError,
@@ -61,7 +54,7 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     // 'error' goes to the RPC server, which exists now; the rest wait for the net/tls server,
     // which exists only once bound.
     for (const [event, listener] of this.pendingListeners) if (event === 'error') this.attachListener(rpc, event, listener);
-    rpc.listen({ host: options.host, port: options.port, path: options.path, backlog: options.backlog, tls: options.tls }).then(
+    rpc.listen().then(
       () => {
         this.listening = true;
         for (const [event, listener] of this.pendingListeners) if (event !== 'error') this.attachListener(rpc, event, listener);
@@ -80,7 +73,7 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
   async close(): Promise<void> {
     const rpc = this.rpc;
     if (rpc === undefined) return;
-    await rpc.close(this.options.drainTimeoutMs ?? 10_000);
+    await rpc.close();
     this._status$.next('disconnected');
   }
 

@@ -1,36 +1,16 @@
 import { EventEmitter } from 'node:events';
-import type tls from 'node:tls';
 import type { Codec } from '../../core/codec.js';
 import { connect } from '../../core/connect.js';
-import type { ConnectionLimits, SocketOptions } from '../../core/options.js';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import { Backoff } from './backoff.js';
 import type { CallObserver, CallOptions } from './call.js';
 import { CallStream } from './call-stream.js';
 import { type CallHandle, ClientSession } from './session.js';
 import { ClientClosedError } from '../errors.js';
 import type { Metadata, RpcFrame } from '../wire/frame.js';
 import { jsonCodec } from '../wire/json-codec.js';
+import type { RpcClientOptions } from './options.js';
 
-export interface RpcClientOptions extends SocketOptions {
-  /** Default 127.0.0.1. */
-  host?: string;
-  port?: number;
-  /** Unix socket path instead of TCP. */
-  path?: string;
-  /** Connect with TLS. */
-  tls?: tls.ConnectionOptions;
-  /** Default: the JSON codec. */
-  codec?: Codec<RpcFrame, RpcFrame>;
-  limits?: ConnectionLimits;
-  /** Default 10 s. */
-  connectTimeoutMs?: number;
-  /** Default per-call time budget in ms; 0 means none. Default 0. */
-  timeoutMs?: number;
-  /** Reconnect in the background after an established connection drops. Default on; false disables. */
-  reconnect?: BackoffOptions | false;
-  /** Items a stream buffers for a slow consumer before the connection stops reading. Default 1024. */
-  streamHighWaterMark?: number;
-}
+export type { RpcClientOptions, RpcClientSettings } from './options.js';
 
 /**
  *   idle ──connect──> connecting ──ok──> connected ──drop──> disconnected ──backoff──> connecting
@@ -138,10 +118,11 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   }
 
   /**
-   * Takes no new calls, waits up to `timeoutMs` for calls in flight to settle, then closes the
-   * connection (calls still running fail with ERR_CONNECTION_CLOSED). Idempotent.
+   * Takes no new calls, waits up to `timeoutMs` (the `closeTimeoutMs` option, unless given here)
+   * for calls in flight to settle, then closes the connection (calls still running fail with
+   * ERR_CONNECTION_CLOSED). Idempotent.
    */
-  async close(timeoutMs = 5000): Promise<void> {
+  async close(timeoutMs = this.options.closeTimeoutMs ?? 5000): Promise<void> {
     if (this._status === 'closed') return;
     this.setStatus('closed');
     clearTimeout(this.reconnectTimer);

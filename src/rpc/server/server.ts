@@ -1,42 +1,17 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { Codec } from '../../core/codec.js';
 import { listen, type Listener } from '../../core/listener.js';
-import type { ConnectionLimits, SocketOptions } from '../../core/options.js';
 import type { RpcFrame } from '../wire/frame.js';
 import { defaultSerializeError, type EventHandler, type RequestHandler } from './handler.js';
+import type { RpcServerOptions } from './options.js';
 import { jsonCodec } from '../wire/json-codec.js';
 import { ServerSession } from './session.js';
 
+export type { RpcListenOptions, RpcServerHooks, RpcServerOptions, RpcServerSettings } from './options.js';
+
 /** How long closed connections wait for their clients to end, after the drain, before being cut off. */
 const CLOSE_GRACE_MS = 2000;
-
-export interface RpcServerOptions extends SocketOptions {
-  /** Default: the JSON codec. */
-  codec?: Codec<RpcFrame, RpcFrame>;
-  limits?: ConnectionLimits;
-  /** Calls in flight per connection before the server stops reading from it. Default 1024. */
-  maxConcurrentCalls?: number;
-  /** Items a pushed stream (Subscribable) may buffer while its client is not reading; past it the call fails with ERR_SLOW_CONSUMER. Default 16384. */
-  maxBufferedItems?: number;
-  /** Looks up a request handler for patterns not registered with `handle`. */
-  resolveHandler?: (pattern: string) => RequestHandler | undefined;
-  /** Looks up an event handler for patterns not registered with `handleEvent`. */
-  resolveEventHandler?: (pattern: string) => EventHandler | undefined;
-  /** Turns what a handler threw into the error body sent to the client. */
-  serializeError?: (err: unknown) => unknown;
-}
-
-export interface RpcListenOptions {
-  /** Default 127.0.0.1. */
-  host?: string;
-  /** Default 0 (a free port; read it from `server.port`). */
-  port?: number;
-  path?: string;
-  backlog?: number;
-  tls?: tls.TlsOptions;
-}
 
 export interface RpcServerEvents {
   /** An error with no call to report it to: a failing event handler, a listener error, a failed TLS handshake. */
@@ -68,8 +43,8 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
     return this;
   }
 
-  /** Binds and starts accepting. Rejects if binding fails (for example EADDRINUSE). */
-  async listen(options: RpcListenOptions = {}): Promise<void> {
+  /** Binds the endpoint the options name and starts accepting. Rejects if binding fails (for example EADDRINUSE). */
+  async listen(): Promise<void> {
     if (this.listener !== undefined) throw new Error('already listening');
     if (this.closing !== undefined) throw new Error('server is closed');
     const codec = this.options.codec ?? jsonCodec;
@@ -83,7 +58,6 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
     };
     this.listener = await listen<RpcFrame, RpcFrame>({
       ...this.options,
-      ...options,
       ...codec,
       reactor: (connection) => {
         const session = new ServerSession(connection, sessionOptions);
@@ -112,10 +86,11 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
 
   /**
    * Graceful shutdown: stops accepting, sends GoAway on every connection, lets calls in flight
-   * finish for up to `drainTimeoutMs`, fails the rest with ERR_SHUTTING_DOWN, then closes the
-   * connections (queued frames are written first). Idempotent.
+   * finish for up to `drainTimeoutMs` (the option, unless given here), fails the rest with
+   * ERR_SHUTTING_DOWN, then closes the connections (queued frames are written first).
+   * Idempotent: a second call returns the first one's promise.
    */
-  close(drainTimeoutMs = 10_000): Promise<void> {
+  close(drainTimeoutMs = this.options.drainTimeoutMs ?? 10_000): Promise<void> {
     this.closing ??= this.shutdown(drainTimeoutMs);
     return this.closing;
   }

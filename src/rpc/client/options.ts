@@ -1,0 +1,28 @@
+import type { Codec } from '../../core/codec.js';
+import type { DialOptions } from '../../core/connect.js';
+import type { Endpoint } from '../../core/endpoint.js';
+import type { ConnectionLimits, SocketOptions } from '../../core/options.js';
+import type { RpcFrame } from '../wire/frame.js';
+import type { BackoffOptions } from './backoff.js';
+
+/**
+ * Everything an `RpcClient` is configured with: the server's endpoint (TCP `host`/`port`, or
+ * `path`) and the settings below. The Nest client takes these same options, passed down by
+ * spread, so a setting added here reaches it without another line.
+ */
+export type RpcClientOptions = Endpoint & RpcClientSettings;
+
+/** An `RpcClient`'s options apart from the endpoint. */
+export interface RpcClientSettings extends DialOptions, SocketOptions {
+  /** The wire format, both directions. Default: the JSON codec. */
+  codec?: Codec<RpcFrame, RpcFrame>;
+  limits?: ConnectionLimits;
+  /** Default per-call time budget in ms; 0 means none. Per call: `{ timeoutMs }` in the call options. Default 0. */
+  timeoutMs?: number;
+  /** Reconnect in the background after an established connection drops (100 ms doubling to 5 s, with jitter, by default). Default on; false disables. */
+  reconnect?: BackoffOptions | false;
+  /** Items a stream buffers for a slow consumer before the connection stops reading. Default 1024. */
+  streamHighWaterMark?: number;
+  /** How long `close()` waits for calls in flight before closing the connection. Default 5000 ms. */
+  closeTimeoutMs?: number;
+}
