@@ -21,6 +21,7 @@ import { deferred, nextTurn } from '../helpers/async.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { thrownBy } from '../helpers/errors.js';
+import { rawPeer, receiveBytes, whenClosed } from '../helpers/net.js';
 import {
   Inbox,
   acceptNext,
@@ -28,10 +29,7 @@ import {
   frame,
   numbered,
   rawPair,
-  rawPeer,
-  receiveBytes,
   recording,
-  whenClosed,
   type RawConnection,
 } from './support.js';
 

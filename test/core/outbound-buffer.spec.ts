@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { OutboundBuffer, rawDecoder, rawEncoder, writeLengthPrefixed } from '../../src/core/index.js';
+import { u32 } from '../helpers/frames.js';
 import { frame } from './support.js';
 
 const KiB = 1024;
@@ -12,12 +13,6 @@ const concat = (segments: readonly Uint8Array[]): Buffer => Buffer.concat(segmen
 
 /** Distinct ArrayBuffers behind `segments`: more than one scratch means the scratch was reallocated. */
 const backing = (segments: readonly Uint8Array[]): Set<ArrayBufferLike> => new Set(segments.map((segment) => segment.buffer));
-
-const u32 = (value: number): Buffer => {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(value);
-  return bytes;
-};
 
 const texts = [
   '',

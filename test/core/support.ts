@@ -1,4 +1,3 @@
-import net from 'node:net';
 import {
   connect,
   listen,
@@ -143,41 +142,4 @@ export async function rawPair(options: RawPairOptions = {}): Promise<RawPair> {
   };
   // A custom server reactor records nothing: its test inspects what it needs.
   return { listener, server, client, serverInbox: inboxes.get(server) ?? new Inbox(), clientInbox, dispose };
-}
-
-/** A plain `net` socket connected to 127.0.0.1:`port`, for playing a misbehaving peer. */
-export function rawPeer(port: number | undefined): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port: port ?? 0 });
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      // The server may reset this peer on purpose; that is not a test failure.
-      socket.on('error', () => {});
-      resolve(socket);
-    });
-  });
-}
-
-/** Resolves once `total` bytes have arrived on `socket`; rejects if it closes first. Starts reading. */
-export function receiveBytes(socket: net.Socket, total: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let received = 0;
-    const onClose = () => reject(new Error(`closed after ${received} of ${total} bytes`));
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received < total) return;
-      socket.off('close', onClose);
-      if (received === total) resolve();
-      else reject(new Error(`received ${received} bytes, expected ${total}`));
-    });
-    socket.once('close', onClose);
-    socket.resume();
-  });
-}
-
-/** Resolves once `socket` has emitted 'close' (at once if it already has). */
-export function whenClosed(socket: net.Socket): Promise<void> {
-  if (socket.closed) return Promise.resolve();
-  return new Promise((resolve) => socket.once('close', () => resolve()));
 }

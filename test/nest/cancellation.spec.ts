@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { firstValueFrom, skip } from 'rxjs';
 import type { AbortRecord } from './fixtures/app.controller.js';
-import { turnsFor, useResources } from './fixtures/harness.js';
+import { turnsFor } from '../helpers/async.js';
+import { useResources } from './fixtures/harness.js';
 import { Probe } from './fixtures/probe.js';
 import type { ProtosocketContext } from '../../src/nest/index.js';
 

@@ -5,7 +5,9 @@ import net from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import { ProtosocketServer } from '../../src/nest/index.js';
 import { AppModule } from './fixtures/app.module.js';
-import { TEST_SERVER_OPTIONS, nextTurn, statusReached, turnsFor, unusedPort, useResources } from './fixtures/harness.js';
+import { nextTurn, turnsFor } from '../helpers/async.js';
+import { unusedPort } from '../helpers/net.js';
+import { TEST_SERVER_OPTIONS, statusReached, useResources } from './fixtures/harness.js';
 import { Probe } from './fixtures/probe.js';
 
 describe('connection and server lifecycle', () => {
@@ -75,7 +77,7 @@ describe('connection and server lifecycle', () => {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const second = new ProtosocketServer({ ...TEST_SERVER_OPTIONS, port });
     const app = moduleRef.createNestMicroservice({ strategy: second, logger: false });
-    res.defer(() => app.close());
+    res.add(() => app.close());
     await expect(app.listen()).rejects.toMatchObject({ code: 'EADDRINUSE' });
     await expect(firstValueFrom(second.status)).resolves.toBe('disconnected');
   });
@@ -84,7 +86,7 @@ describe('connection and server lifecycle', () => {
     const { port } = await res.microservice();
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
-    res.defer(() => app.close());
+    res.add(() => app.close());
     app.connectMicroservice({ strategy: new ProtosocketServer({ ...TEST_SERVER_OPTIONS, port }) });
     await expect(app.startAllMicroservices()).rejects.toMatchObject({ code: 'EADDRINUSE' });
   });
@@ -92,7 +94,7 @@ describe('connection and server lifecycle', () => {
   it('a hybrid app (HTTP app + connectMicroservice) serves calls and app.close() closes the server', async () => {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
-    res.defer(() => app.close());
+    res.add(() => app.close());
     const server = new ProtosocketServer(TEST_SERVER_OPTIONS);
     app.connectMicroservice({ strategy: server });
     await app.startAllMicroservices();
@@ -112,7 +114,7 @@ describe('connection and server lifecycle', () => {
     const server = new ProtosocketServer(TEST_SERVER_OPTIONS);
     const statuses: string[] = [];
     const subscription = server.status.subscribe((status) => statuses.push(status));
-    res.defer(() => subscription.unsubscribe());
+    res.add(() => subscription.unsubscribe());
     const connections: net.Socket[] = [];
     const errors: unknown[] = [];
     // Registered before listen: queued, then attached to the net.Server / RPC server.
@@ -121,7 +123,7 @@ describe('connection and server lifecycle', () => {
     expect(() => server.unwrap()).toThrow();
 
     const app = await NestFactory.createMicroservice(AppModule, { strategy: server, logger: false });
-    res.defer(() => app.close());
+    res.add(() => app.close());
     await app.listen();
     expect(statuses).toEqual(['connected']);
     expect(server.unwrap()).toBeInstanceOf(net.Server);

@@ -41,7 +41,7 @@ class ConfigModule {
 /** Compiles a client-side module (its own app context), closed after the test. */
 async function clientSide(res: Resources, imports: NonNullable<Parameters<typeof Test.createTestingModule>[0]['imports']>, providers: Parameters<typeof Test.createTestingModule>[0]['providers'] = []): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({ imports, providers }).compile();
-  res.defer(() => moduleRef.close());
+  res.add(() => moduleRef.close());
   await moduleRef.init();
   return moduleRef;
 }
@@ -128,7 +128,7 @@ describe('the codec as a DI provider', () => {
     }).compile();
     const server = moduleRef.get(ProtosocketServer);
     const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
-    res.defer(() => app.close());
+    res.add(() => app.close());
     await app.listen();
     expect(app.get(ProtosocketServer)).toBe(server);
 
@@ -157,7 +157,7 @@ describe('the codec as a DI provider', () => {
       .compile();
     const server = moduleRef.get(ProtosocketServer);
     const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
-    res.defer(() => app.close());
+    res.add(() => app.close());
     await app.listen();
 
     const client = res.client(server.port);

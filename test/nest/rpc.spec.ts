@@ -3,7 +3,8 @@ import { RpcException } from '@nestjs/microservices';
 import { firstValueFrom, lastValueFrom, take, tap, toArray } from 'rxjs';
 import { NO_MESSAGE_HANDLER, ProtosocketClient } from '../../src/nest/index.js';
 import { total } from './fixtures/app.controller.js';
-import { CapturingLogger, TEST_CLIENT_OPTIONS, turnsFor, useResources } from './fixtures/harness.js';
+import { turnsFor } from '../helpers/async.js';
+import { CapturingLogger, TEST_CLIENT_OPTIONS, useResources } from './fixtures/harness.js';
 import { Probe } from './fixtures/probe.js';
 
 /** Nest's own integration test client: errors arrive as RpcException instances. */

@@ -1,7 +1,8 @@
 import type net from 'node:net';
 import type { Subscribable } from '../../src/rpc/index.js';
-import { deferred, nextTurn } from '../helpers/async.js';
-import { rejection, rpcPair, within } from './support.js';
+import { deferred, nextTurn, within } from '../helpers/async.js';
+import { rejection } from '../helpers/errors.js';
+import { rpcPair } from './support.js';
 
 const KiB = 1024;
 const ITEMS = 100_000;

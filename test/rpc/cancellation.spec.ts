@@ -1,6 +1,7 @@
 import type { CallContext, RpcClient, RpcServer, Subscribable } from '../../src/rpc/index.js';
-import { deferred, nextTurn, type Deferred } from '../helpers/async.js';
-import { codeOf, rejection, rpcPair, within, type RpcPair } from './support.js';
+import { deferred, nextTurn, within, type Deferred } from '../helpers/async.js';
+import { codeOf, rejection } from '../helpers/errors.js';
+import { rpcPair, type RpcPair } from './support.js';
 
 /** The bound, measured from the client's abort to the handler's signal. */
 const ABORT_BOUND_MS = 100;

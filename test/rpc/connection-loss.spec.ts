@@ -1,6 +1,7 @@
 import type { RpcClient } from '../../src/rpc/index.js';
-import { nextTurn } from '../helpers/async.js';
-import { codeOf, latch, rejection, rpcPair, within, type RpcPair } from './support.js';
+import { latch, nextTurn, within } from '../helpers/async.js';
+import { codeOf, rejection } from '../helpers/errors.js';
+import { rpcPair, type RpcPair } from './support.js';
 
 const UNARY_CALLS = 5;
 

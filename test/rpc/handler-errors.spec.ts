@@ -1,6 +1,7 @@
 import { ControlCode, RemoteError, RpcClient } from '../../src/rpc/index.js';
-import { deferred, nextTurn } from '../helpers/async.js';
-import { codeOf, frameServer, rejection, rpcPair, within, type FrameConnection, type RpcPair } from './support.js';
+import { deferred, nextTurn, within } from '../helpers/async.js';
+import { codeOf, rejection } from '../helpers/errors.js';
+import { frameServer, rpcPair, type FrameConnection, type RpcPair } from './support.js';
 
 class CodedError extends Error {
   readonly code = 'E_TEAPOT';

@@ -1,6 +1,8 @@
 import { ControlCode, RpcClient, RpcServer, type RpcFrame, type RpcServerOptions } from '../../src/rpc/index.js';
-import { deferred, nextTurn } from '../helpers/async.js';
-import { codeOf, frameClient, freePort, nextStatus, rejection, rpcPair, within } from './support.js';
+import { deferred, nextTurn, within } from '../helpers/async.js';
+import { codeOf, rejection } from '../helpers/errors.js';
+import { unusedPort } from '../helpers/net.js';
+import { frameClient, nextStatus, rpcPair } from './support.js';
 
 /** Fast background reconnects, so a restart is noticed quickly. */
 const quickReconnect = { initialDelayMs: 10, maxDelayMs: 50 };
@@ -11,7 +13,7 @@ function echoServer(options?: RpcServerOptions): RpcServer {
 
 describe('client lifecycle', () => {
   it('a call with no server listening rejects promptly with ECONNREFUSED', async () => {
-    const port = await freePort();
+    const port = await unusedPort();
     const client = new RpcClient({ port });
     try {
       const err = await within(rejection(client.call('echo', 1)), 2000, 'the call to fail');

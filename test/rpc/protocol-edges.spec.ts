@@ -1,19 +1,9 @@
-import { ControlCode, RpcClient, type RpcFrame } from '../../src/rpc/index.js';
-import { deferred } from '../helpers/async.js';
-import {
-  codeOf,
-  encodeFrame,
-  frameClient,
-  frameServer,
-  rawSocket,
-  rejection,
-  rpcPair,
-  whenSocketClosed,
-  within,
-  type FrameConnection,
-  type FrameInbox,
-  type RpcPair,
-} from './support.js';
+import { ControlCode, jsonEncoder, RpcClient, type RpcFrame } from '../../src/rpc/index.js';
+import { deferred, within } from '../helpers/async.js';
+import { codeOf, rejection } from '../helpers/errors.js';
+import { encode } from '../helpers/frames.js';
+import { rawPeer, whenClosed } from '../helpers/net.js';
+import { frameClient, frameServer, rpcPair, type FrameConnection, type FrameInbox, type RpcPair } from './support.js';
 
 const is = (id: number, code: ControlCode) => (frame: RpcFrame) => frame.id === id && frame.code === code;
 
@@ -103,17 +93,17 @@ describe('a server facing a hand-driven client', () => {
 
   const garbage: [string, Buffer][] = [
     ['a frame shorter than the envelope', Buffer.from([0, 0, 0, 2, 0, 0])],
-    ['an unknown control code', encodeFrame({ id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0x7f, 4, 5)],
-    ['unknown flags', encodeFrame({ id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0xe0, 5, 6)],
-    ['data that is not JSON', Buffer.concat([encodeFrame({ id: 1, code: ControlCode.Normal, data: 'abc' }).subarray(0, -1), Buffer.from('!')])],
-    ['a Reply (only a server may send one)', encodeFrame({ id: 1, code: ControlCode.Reply, data: 1 })],
-    ['a GoAway (only a server may send one)', encodeFrame({ id: 0, code: ControlCode.GoAway })],
+    ['an unknown control code', encode(jsonEncoder, { id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0x7f, 4, 5)],
+    ['unknown flags', encode(jsonEncoder, { id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0xe0, 5, 6)],
+    ['data that is not JSON', Buffer.concat([encode(jsonEncoder, { id: 1, code: ControlCode.Normal, data: 'abc' }).subarray(0, -1), Buffer.from('!')])],
+    ['a Reply (only a server may send one)', encode(jsonEncoder, { id: 1, code: ControlCode.Reply, data: 1 })],
+    ['a GoAway (only a server may send one)', encode(jsonEncoder, { id: 0, code: ControlCode.GoAway })],
   ];
 
   it.each(garbage)('%s closes that connection; other connections keep working', async (_name, bytes) => {
     expect(await pair.client.call('echo', 'before')).toBe('before');
-    const peer = await rawSocket(pair.port);
-    const closed = whenSocketClosed(peer);
+    const peer = await rawPeer(pair.port);
+    const closed = whenClosed(peer);
     peer.write(bytes);
     await within(closed, 2000, 'the server to close the connection');
 

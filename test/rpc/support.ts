@@ -1,10 +1,9 @@
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, listen, OutboundBuffer, type Connection, type Listener, type Reactor } from '../../src/core/index.js';
+import { connect, listen, type Connection, type Listener, type Reactor } from '../../src/core/index.js';
 import {
   jsonCodec,
-  jsonEncoder,
   RpcClient,
   RpcServer,
   type RpcClientOptions,
@@ -15,33 +14,6 @@ import {
 import { deferred } from '../helpers/async.js';
 
 export type FrameConnection = Connection<RpcFrame, RpcFrame>;
-
-/**
- * Rejects with `what` if `promise` has not settled within `ms`. Only a safety net, so a broken
- * build fails with a message instead of at Jest's timeout; the timer never outlives the promise.
- */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The settled outcome of `promise`, so a test can assert on a rejection's fields. */
-export async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, got a value');
-}
-
-/** `code` of an error-like value, or undefined. */
-export function codeOf(value: unknown): unknown {
-  return (value as { code?: unknown } | null | undefined)?.code;
-}
 
 export interface RpcPair {
   server: RpcServer;
@@ -93,19 +65,6 @@ export function nextStatus(client: RpcClient, status: RpcClientStatus): Promise<
     };
     client.on('status', onStatus);
   });
-}
-
-/** A countdown: `done` resolves once `hit` has been called `count` times. */
-export function latch(count: number): { hit(): void; readonly done: Promise<void> } {
-  const all = deferred();
-  let left = count;
-  if (left <= 0) all.resolve();
-  return {
-    hit() {
-      if (--left === 0) all.resolve();
-    },
-    done: all.promise,
-  };
 }
 
 /** Records the frames a hand-driven connection receives; `next` waits for one that matches. */
@@ -175,39 +134,4 @@ export async function frameServer(
     await listener.close();
   };
   return { listener, port: listener.port as number, close };
-}
-
-/** A plain socket to 127.0.0.1:`port`, for sending bytes no codec would produce. */
-export function rawSocket(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      // The server resets a peer that breaks the protocol; that is what the tests look for.
-      socket.on('error', () => {});
-      resolve(socket);
-    });
-  });
-}
-
-export function whenSocketClosed(socket: net.Socket): Promise<void> {
-  if (socket.closed) return Promise.resolve();
-  return new Promise((resolve) => socket.once('close', () => resolve()));
-}
-
-/** One frame as the JSON codec puts it on the wire. */
-export function encodeFrame(frame: RpcFrame): Buffer {
-  const out = new OutboundBuffer();
-  jsonEncoder.encode(frame, out);
-  return Buffer.concat(out.take());
-}
-
-/** A free TCP port on 127.0.0.1 (bound, read, released). */
-export async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }

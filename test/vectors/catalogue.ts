@@ -1,5 +1,5 @@
 import { ControlCode, type RpcFrame } from '../../src/rpc/index.js';
-import { Point, type CodecName } from '../codecs/support.js';
+import { Point, type CodecName } from '../rpc/wire/support.js';
 
 /**
  * The frames the golden vectors are generated from (`UPDATE_VECTORS=1`, see README.md). Once

@@ -2,26 +2,19 @@ import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
 import fullProtobuf from 'protobufjs';
 import protobuf from 'protobufjs/light.js';
-import { FrameReader, FrameTooLargeError, INCOMPLETE, NEED_MORE, OutboundBuffer, ProtocolError } from '../../src/core/index.js';
-import { createProtobufCodec, EnvelopeType, protobufCodec } from '../../src/rpc/wire/protobuf-codec.js';
-import { varintFrameSize, varintSize, writeVarint } from '../../src/rpc/wire/varint.js';
-import { ControlCode, type RpcFrame } from '../../src/rpc/index.js';
-import { bytewise, codecs, decodeOne, defined, encode, exampleRoot, feed, MiB, Point, Quote } from './support.js';
+import { FrameReader, FrameTooLargeError, INCOMPLETE, NEED_MORE, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import { createProtobufCodec, EnvelopeType, protobufCodec } from '../../../src/rpc/wire/protobuf-codec.js';
+import { varintFrameSize, varintSize, writeVarint } from '../../../src/rpc/wire/varint.js';
+import { ControlCode, type RpcFrame } from '../../../src/rpc/index.js';
+import { bytewise } from '../../helpers/chunks.js';
+import { decodeError, decodeOne, encode, feed, MiB } from '../../helpers/frames.js';
+import { codecs, defined, exampleRoot, Point, Quote } from './support.js';
 
 const { encoder, decoder } = codecs.protobuf;
 
 /** A frame holding `envelope` as protobufjs encodes it (field names as in the descriptor). */
 function envelopeFrame(envelope: Record<string, unknown>): Buffer {
   return Buffer.from(EnvelopeType.encodeDelimited(envelope).finish());
-}
-
-function decodeError(bytes: Buffer, codec = codecs.protobuf): unknown {
-  try {
-    feed(codec.decoder, [bytes]);
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the frame to be refused');
 }
 
 describe('protobuf codec: the envelope', () => {
@@ -57,7 +50,7 @@ describe('protobuf codec: the envelope', () => {
 
   it('is the Envelope that docs/protosocket.proto defines', () => {
     const root = new fullProtobuf.Root();
-    root.loadSync(fileURLToPath(new URL('../../docs/protosocket.proto', import.meta.url)), { keepCase: true });
+    root.loadSync(fileURLToPath(new URL('../../../docs/protosocket.proto', import.meta.url)), { keepCase: true });
     expect(root.lookupType('protosocket.v1.Envelope').toJSON()).toEqual(EnvelopeType.toJSON());
   });
 
@@ -89,21 +82,21 @@ describe('protobuf codec: the envelope', () => {
 
   it('accepts ids up to 2^32-1 in the uint64 field and refuses larger ones', () => {
     expect(decodeOne(decoder, envelopeFrame({ id: 0xffff_ffff, code: 3 })).id).toBe(0xffff_ffff);
-    expect(decodeError(envelopeFrame({ id: 2 ** 32, code: 3 }))).toBeInstanceOf(ProtocolError);
-    expect(decodeError(envelopeFrame({ id: { low: -1, high: -1, unsigned: true } /* 2^64-1 */, code: 3 }))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(decoder, envelopeFrame({ id: 2 ** 32, code: 3 }))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(decoder, envelopeFrame({ id: { low: -1, high: -1, unsigned: true } /* 2^64-1 */, code: 3 }))).toBeInstanceOf(ProtocolError);
   });
 
   it('refuses an unknown control code (protosocket-rpc would read it as Cancel)', () => {
-    expect(decodeError(envelopeFrame({ id: 1, code: 9 }))).toBeInstanceOf(ProtocolError);
-    expect(decodeError(envelopeFrame({ id: 1, code: 257 }))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(decoder, envelopeFrame({ id: 1, code: 9 }))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(decoder, envelopeFrame({ id: 1, code: 257 }))).toBeInstanceOf(ProtocolError);
   });
 
   it('refuses two payload fields, invalid JSON text, and a body cut inside a field', () => {
-    expect(decodeError(Buffer.from('09080110033a01313201ff', 'hex'))).toBeInstanceOf(ProtocolError);
-    expect(decodeError(envelopeFrame({ id: 1, code: 3, json: '{nope' }))).toBeInstanceOf(ProtocolError);
-    expect(decodeError(Buffer.from('050801100332', 'hex'))).toBeInstanceOf(ProtocolError); // raw field, no length
-    expect(decodeError(Buffer.from('0608011003320a', 'hex'))).toBeInstanceOf(ProtocolError); // raw length 10 past the end
-    expect(decodeError(Buffer.from('0208ff', 'hex'))).toBeInstanceOf(ProtocolError); // id varint cut off
+    expect(decodeError(decoder, Buffer.from('09080110033a01313201ff', 'hex'))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(decoder, envelopeFrame({ id: 1, code: 3, json: '{nope' }))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(decoder, Buffer.from('050801100332', 'hex'))).toBeInstanceOf(ProtocolError); // raw field, no length
+    expect(decodeError(decoder, Buffer.from('0608011003320a', 'hex'))).toBeInstanceOf(ProtocolError); // raw length 10 past the end
+    expect(decodeError(decoder, Buffer.from('0208ff', 'hex'))).toBeInstanceOf(ProtocolError); // id varint cut off
   });
 
   it('refuses an id or a code no peer would accept, before writing anything', () => {
@@ -170,15 +163,15 @@ describe('protobuf codec: payloads', () => {
 
   it('refuses an Any payload without a root, or of a type the root lacks', () => {
     const bytes = encode(encoder, { id: 4, code: ControlCode.Reply, data: Point.create({ x: 1, y: 1 }) });
-    expect(decodeError(bytes, protobufCodec)).toBeInstanceOf(ProtocolError);
+    expect(decodeError(protobufCodec.decoder, bytes)).toBeInstanceOf(ProtocolError);
     const otherRoot = protobuf.Root.fromJSON({ nested: { other: { nested: { Thing: { fields: { a: { type: 'string', id: 1 } } } } } } });
-    expect(decodeError(bytes, createProtobufCodec({ root: otherRoot }))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(createProtobufCodec({ root: otherRoot }).decoder, bytes)).toBeInstanceOf(ProtocolError);
     expect(decodeOne(createProtobufCodec({ root: exampleRoot }).decoder, bytes).data).toBeInstanceOf(Point.ctor);
   });
 
   it('refuses an Any whose value is not a valid message of its type', () => {
     const any = { type_url: 'type.googleapis.com/example.v1.Point', value: Buffer.from([0x0a, 0x05, 0x01]) };
-    expect(decodeError(envelopeFrame({ id: 1, code: 3, message: any }))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(decoder, envelopeFrame({ id: 1, code: 3, message: any }))).toBeInstanceOf(ProtocolError);
   });
 });
 

@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import protobuf from 'protobufjs/light.js';
-import { NEED_MORE, ProtocolError, ProtosocketError } from '../../src/core/index.js';
-import { isCallId, isControlCode } from '../../src/rpc/wire/envelope.js';
-import { CONTROL_CODE_LIMIT, ControlCode, type RpcFrame } from '../../src/rpc/index.js';
-import { codecNames, codecs, defined, encode, feed, Point, split, type CodecName } from './support.js';
+import { NEED_MORE, ProtocolError, ProtosocketError } from '../../../src/core/index.js';
+import { isCallId, isControlCode } from '../../../src/rpc/wire/envelope.js';
+import { CONTROL_CODE_LIMIT, ControlCode, type RpcFrame } from '../../../src/rpc/index.js';
+import { split } from '../../helpers/chunks.js';
+import { encode, feed } from '../../helpers/frames.js';
+import { codecNames, codecs, defined, Point, type CodecName } from './support.js';
 
 /**
  * Every decoder against random and mutated input, through FrameReader: it only ever delivers

@@ -1,8 +1,10 @@
 import { Packr, unpack } from 'msgpackr';
-import { FrameReader, FrameTooLargeError, NEED_MORE, OutboundBuffer, ProtocolError } from '../../src/core/index.js';
-import { createMsgpackCodec, msgpackCodec, msgpackDecoder, msgpackEncoder } from '../../src/rpc/wire/msgpack-codec.js';
-import { ControlCode, type RpcFrame } from '../../src/rpc/index.js';
-import { bytewise, decodeOne, defined, encode, feed, MiB } from './support.js';
+import { FrameReader, FrameTooLargeError, NEED_MORE, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import { createMsgpackCodec, msgpackCodec, msgpackDecoder, msgpackEncoder } from '../../../src/rpc/wire/msgpack-codec.js';
+import { ControlCode, type RpcFrame } from '../../../src/rpc/index.js';
+import { bytewise } from '../../helpers/chunks.js';
+import { decodeError, decodeOne, encode, feed, MiB } from '../../helpers/frames.js';
+import { defined } from './support.js';
 
 /** A frame around `body` as msgpack-encoded by a plain Packr (any key order, any value). */
 const plain = new Packr({ useRecords: false, variableMapSize: true });
@@ -11,15 +13,6 @@ function frameOf(body: unknown, declared?: number): Buffer {
   const header = Buffer.from([0xce, 0, 0, 0, 0]);
   header.writeUInt32BE(declared ?? packed.length, 1);
   return Buffer.concat([header, packed]);
-}
-
-function decodeError(bytes: Buffer): unknown {
-  try {
-    feed(msgpackDecoder, [bytes]);
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the frame to be refused');
 }
 
 describe('msgpack codec: framing', () => {
@@ -110,7 +103,7 @@ describe('msgpack codec: binary payloads', () => {
 describe('msgpack codec: refusing bad frames', () => {
   it('refuses a first byte other than 0xCE as soon as it arrives', () => {
     expect(() => msgpackDecoder.frameSize(Buffer.from([0xcd]), 0, 1)).toThrow(ProtocolError);
-    expect(decodeError(Buffer.from([0x93, 1, 2, 3]))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(msgpackDecoder, Buffer.from([0x93, 1, 2, 3]))).toBeInstanceOf(ProtocolError);
   });
 
   it('waits for the whole 5-byte header', () => {
@@ -141,20 +134,20 @@ describe('msgpack codec: refusing bad frames', () => {
   });
 
   it('refuses an empty body', () => {
-    expect(decodeError(Buffer.from([0xce, 0, 0, 0, 0]))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(msgpackDecoder, Buffer.from([0xce, 0, 0, 0, 0]))).toBeInstanceOf(ProtocolError);
   });
 
   it('refuses a body holding more than one value (declared length too long)', () => {
     const packed = plain.pack({ i: 1, c: 3 });
     const bytes = Buffer.concat([Buffer.from([0xce, 0, 0, 0, packed.length + 1]), packed, Buffer.from([0x00])]);
-    expect(decodeError(bytes)).toBeInstanceOf(ProtocolError);
+    expect(decodeError(msgpackDecoder, bytes)).toBeInstanceOf(ProtocolError);
   });
 
   it('refuses a value cut short by the declared length, even when the next frame would complete it', () => {
     const packed = plain.pack({ i: 1, c: 3, d: 'hello' });
     const next = encode(msgpackEncoder, { id: 2, code: ControlCode.Reply, data: 'world' });
     const bytes = Buffer.concat([Buffer.from([0xce, 0, 0, 0, packed.length - 2]), packed.subarray(0, packed.length - 2), next]);
-    expect(decodeError(bytes)).toBeInstanceOf(ProtocolError);
+    expect(decodeError(msgpackDecoder, bytes)).toBeInstanceOf(ProtocolError);
   });
 
   it.each([
@@ -177,13 +170,13 @@ describe('msgpack codec: refusing bad frames', () => {
     ['meta with a non-string value', { i: 1, c: 0, m: { a: 1 } }],
     ['an unknown key', { i: 1, c: 0, x: 1 }],
   ])('refuses a body that is %s', (_what, body) => {
-    expect(decodeError(frameOf(body))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(msgpackDecoder, frameOf(body))).toBeInstanceOf(ProtocolError);
   });
 
   it('turns msgpackr extension failures into protocol errors', () => {
     // ext 0x65 (msgpackr's Error) whose content is not the array it expects.
     const bytes = Buffer.from([0xce, 0, 0, 0, 3, 0xd4, 0x65, 0x00]);
-    expect(decodeError(bytes)).toBeInstanceOf(ProtocolError);
+    expect(decodeError(msgpackDecoder, bytes)).toBeInstanceOf(ProtocolError);
   });
 });
 

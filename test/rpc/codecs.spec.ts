@@ -3,7 +3,7 @@ import type { Codec } from '../../src/core/index.js';
 import { msgpackCodec } from '../../src/rpc/wire/msgpack-codec.js';
 import { createProtobufCodec } from '../../src/rpc/wire/protobuf-codec.js';
 import { RemoteError, RpcClient, RpcServer, type RpcFrame } from '../../src/rpc/index.js';
-import { exampleRoot, Point, Quote } from './support.js';
+import { exampleRoot, Point, Quote } from './wire/support.js';
 
 interface Pair {
   server: RpcServer;

@@ -1,11 +1,8 @@
 import protobuf from 'protobufjs/light.js';
-import { FrameReader, INCOMPLETE, OutboundBuffer, type Codec, type Decoder, type Encoder } from '../../src/core/index.js';
-import { createMsgpackCodec } from '../../src/rpc/wire/msgpack-codec.js';
-import { createProtobufCodec } from '../../src/rpc/wire/protobuf-codec.js';
-import { jsonCodec, type RpcFrame } from '../../src/rpc/index.js';
-export { bytewise, split } from '../helpers/chunks.js';
-
-export const MiB = 1024 * 1024;
+import type { Codec } from '../../../src/core/index.js';
+import { createMsgpackCodec } from '../../../src/rpc/wire/msgpack-codec.js';
+import { createProtobufCodec } from '../../../src/rpc/wire/protobuf-codec.js';
+import { jsonCodec, type RpcFrame } from '../../../src/rpc/index.js';
 
 export type CodecName = 'json' | 'msgpack' | 'protobuf';
 
@@ -33,41 +30,6 @@ export const codecs: Record<CodecName, Codec<RpcFrame, RpcFrame>> = {
   protobuf: createProtobufCodec({ root: exampleRoot }),
 };
 export const codecNames = Object.keys(codecs) as CodecName[];
-
-/** The bytes `encoder` writes for `frames`, as one Buffer. */
-export function encode(encoder: Encoder<RpcFrame>, ...frames: RpcFrame[]): Buffer {
-  const out = new OutboundBuffer();
-  for (const frame of frames) encoder.encode(frame, out);
-  return Buffer.concat(out.take());
-}
-
-/**
- * Everything a FrameReader fed `chunks` delivers (reading after each push). The read loop is
- * bounded: every read that returns a message consumed at least one byte.
- */
-export function feed(decoder: Decoder<RpcFrame>, chunks: readonly Buffer[], maxFrameBytes = 16 * MiB): RpcFrame[] {
-  const reader = new FrameReader(decoder, maxFrameBytes);
-  const frames: RpcFrame[] = [];
-  let budget = chunks.reduce((sum, chunk) => sum + chunk.length, 0) + chunks.length + 1;
-  for (const chunk of chunks) {
-    reader.push(chunk);
-    for (let frame = reader.read(); frame !== INCOMPLETE; frame = reader.read()) {
-      if (--budget < 0) throw new Error('reader delivered more messages than bytes');
-      frames.push(frame);
-    }
-  }
-  return frames;
-}
-
-/** Decodes bytes that hold exactly one frame. */
-export function decodeOne(decoder: Decoder<RpcFrame>, bytes: Buffer): RpcFrame {
-  const reader = new FrameReader(decoder, 16 * MiB);
-  reader.push(bytes);
-  const frame = reader.read();
-  if (frame === INCOMPLETE) throw new Error('incomplete frame');
-  if (reader.buffered !== 0) throw new Error(`${reader.buffered} bytes left after the frame`);
-  return frame;
-}
 
 /** The frame without its undefined fields, to compare decoded frames with toStrictEqual. */
 export function defined(frame: RpcFrame): RpcFrame {

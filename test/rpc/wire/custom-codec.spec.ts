@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { FrameReader, FrameTooLargeError, INCOMPLETE, NEED_MORE, OutboundBuffer, ProtocolError } from '../../src/core/index.js';
-import type { Codec, Decoder, Encoder } from '../../src/core/index.js';
-import { RpcClient, RpcServer, type RpcFrame } from '../../src/rpc/index.js';
+import { FrameReader, FrameTooLargeError, INCOMPLETE, NEED_MORE, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import type { Codec, Decoder, Encoder } from '../../../src/core/index.js';
+import { RpcClient, RpcServer, type RpcFrame } from '../../../src/rpc/index.js';
 
 // The codec below is the one in docs/custom-codec.md (the last test checks they agree).
 // --- custom codec ---
@@ -101,7 +101,7 @@ describe('a user-written codec (newline-delimited JSON)', () => {
       return text.slice(start, text.indexOf(to, start)).trim();
     };
     const spec = readFileSync(new URL(import.meta.url), 'utf8');
-    const doc = readFileSync(new URL('../../docs/custom-codec.md', import.meta.url), 'utf8');
+    const doc = readFileSync(new URL('../../../docs/custom-codec.md', import.meta.url), 'utf8');
     const code = between(spec, '// --- custom codec ---', '// --- end ---');
     expect(code.length).toBeGreaterThan(500);
     expect(between(doc, "import type { RpcFrame } from 'nestjs-protosocket/rpc';", '```')).toBe(code);

@@ -1,28 +1,10 @@
 import fc from 'fast-check';
-import { FrameReader, INCOMPLETE, ProtocolError } from '../../src/core/index.js';
-import { ControlCode, jsonDecoder, MAX_CALL_ID, type RpcFrame } from '../../src/rpc/index.js';
-import { encodeFrame } from './support.js';
-import { bytewise, split } from '../helpers/chunks.js';
-
-const MiB = 1024 * 1024;
-
-/** Everything a reader fed `chunks` (reading after each push) delivers. */
-function feed(chunks: readonly Buffer[]): RpcFrame[] {
-  const reader = new FrameReader(jsonDecoder, 16 * MiB);
-  const frames: RpcFrame[] = [];
-  for (const chunk of chunks) {
-    reader.push(chunk);
-    for (let frame = reader.read(); frame !== INCOMPLETE; frame = reader.read()) frames.push(frame);
-  }
-  expect(reader.buffered).toBe(0);
-  return frames;
-}
-
-function decodeOne(bytes: Buffer): RpcFrame {
-  const frames = feed([bytes]);
-  expect(frames).toHaveLength(1);
-  return frames[0] as RpcFrame;
-}
+import { OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import { ControlCode, jsonCodec, jsonDecoder, jsonEncoder, MAX_CALL_ID, type RpcFrame } from '../../../src/rpc/index.js';
+import { bytewise, split } from '../../helpers/chunks.js';
+import { thrownBy } from '../../helpers/errors.js';
+import { decodeAll, decodeOne, encode, feed, u16, u32 } from '../../helpers/frames.js';
+import { defined } from './support.js';
 
 /** A hand-built envelope: u32 length, code, flags, u32 id, then `rest` verbatim. */
 function envelope(code: number, flags: number, rest: Buffer = Buffer.alloc(0), id = 1): Buffer {
@@ -33,13 +15,6 @@ function envelope(code: number, flags: number, rest: Buffer = Buffer.alloc(0), i
   header.writeUInt32BE(id, 6);
   return Buffer.concat([header, rest]);
 }
-
-const u16 = (value: number): Buffer => Buffer.from([value >>> 8, value & 0xff]);
-const u32 = (value: number): Buffer => {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(value);
-  return bytes;
-};
 
 const codes = Object.entries(ControlCode);
 
@@ -68,14 +43,14 @@ const cases = codes.flatMap(([name, code]) => shapes.map(([shape, fields]) => [n
 
 describe('json codec', () => {
   it.each(cases)('round trip: %s, %s', (_code, _shape, frame) => {
-    expect(decodeOne(encodeFrame(frame))).toEqual(frame);
+    expect(decodeOne(jsonDecoder, encode(jsonEncoder, frame))).toEqual(frame);
   });
 
   it('absent fields decode as undefined, not as null or empty values', () => {
-    const decoded = decodeOne(encodeFrame({ id: 9, code: ControlCode.End }));
+    const decoded = decodeOne(jsonDecoder, encode(jsonEncoder, { id: 9, code: ControlCode.End }));
     expect(decoded).toStrictEqual({ id: 9, code: ControlCode.End, pattern: undefined, data: undefined, timeoutMs: undefined, meta: undefined });
     // code + flags + id after the length: nothing else on the wire.
-    expect(encodeFrame({ id: 9, code: ControlCode.End })).toHaveLength(10);
+    expect(encode(jsonEncoder, { id: 9, code: ControlCode.End })).toHaveLength(10);
   });
 
   describe('byte payloads', () => {
@@ -85,29 +60,29 @@ describe('json codec', () => {
     ])('a Buffer arrives as a Buffer with the same bytes, not base64: %s', (_name, size) => {
       const payload = Buffer.alloc(size);
       for (let i = 0; i < size; i++) payload[i] = (i * 31 + 7) & 0xff;
-      const wire = encodeFrame({ id: 1, code: ControlCode.Reply, data: payload });
+      const wire = encode(jsonEncoder, { id: 1, code: ControlCode.Reply, data: payload });
 
       // The envelope (4 + 6 bytes) and then the payload verbatim.
       expect(wire).toHaveLength(10 + size);
       expect(wire[5]).toBe(0x10);
       expect(wire.subarray(10).equals(payload)).toBe(true);
 
-      const decoded = decodeOne(wire);
+      const decoded = decodeOne(jsonDecoder, wire);
       expect(Buffer.isBuffer(decoded.data)).toBe(true);
       expect((decoded.data as Buffer).equals(payload)).toBe(true);
     });
 
     it('a small payload does not share memory with the read buffer', () => {
       const payload = Buffer.from('short payload');
-      const wire = encodeFrame({ id: 1, code: ControlCode.Reply, data: payload });
-      const decoded = decodeOne(wire);
+      const wire = encode(jsonEncoder, { id: 1, code: ControlCode.Reply, data: payload });
+      const decoded = decodeOne(jsonDecoder, wire);
       wire.fill(0);
       expect((decoded.data as Buffer).equals(payload)).toBe(true);
     });
 
     it('a Uint8Array arrives as a Buffer', () => {
       const payload = new Uint8Array([9, 8, 7, 0, 255]);
-      const decoded = decodeOne(encodeFrame({ id: 1, code: ControlCode.Normal, data: payload }));
+      const decoded = decodeOne(jsonDecoder, encode(jsonEncoder, { id: 1, code: ControlCode.Normal, data: payload }));
       expect(Buffer.isBuffer(decoded.data)).toBe(true);
       expect([...(decoded.data as Buffer)]).toEqual([...payload]);
     });
@@ -119,10 +94,10 @@ describe('json codec', () => {
       { id: 2, code: ControlCode.Reply, data: '€'.repeat(1000) },
       { id: 0, code: ControlCode.Event, pattern: 'é', data: ['👍🏽', '\u0000', '\u2028'] },
     ];
-    const wire = Buffer.concat(frames.map(encodeFrame));
+    const wire = encode(jsonEncoder, ...frames);
 
-    expect(feed(bytewise(wire))).toEqual(frames);
-    expect(feed([wire])).toEqual(frames);
+    expect(decodeAll(jsonDecoder, bytewise(wire))).toEqual(frames);
+    expect(decodeAll(jsonDecoder, [wire])).toEqual(frames);
   });
 
   describe('bytes that can never be a frame are a ProtocolError', () => {
@@ -145,12 +120,7 @@ describe('json codec', () => {
     ];
 
     it.each(invalid)('%s', (_name, bytes) => {
-      let thrown: unknown;
-      try {
-        feed([bytes]);
-      } catch (err) {
-        thrown = err;
-      }
+      const thrown = thrownBy(() => feed(jsonDecoder, [bytes]));
       expect(thrown).toBeInstanceOf(ProtocolError);
       expect(thrown).toMatchObject({ code: 'ERR_PROTOCOL' });
     });
@@ -165,14 +135,14 @@ describe('json codec', () => {
 
   describe('encoding', () => {
     it('timeouts go out as whole non-negative u32 milliseconds', () => {
-      const sent = (timeoutMs: number): number | undefined => decodeOne(encodeFrame({ id: 1, code: ControlCode.Normal, timeoutMs })).timeoutMs;
+      const sent = (timeoutMs: number): number | undefined => decodeOne(jsonDecoder, encode(jsonEncoder, { id: 1, code: ControlCode.Normal, timeoutMs })).timeoutMs;
       expect(sent(1.2)).toBe(2);
       expect(sent(-5)).toBe(0);
       expect(sent(2 ** 40)).toBe(0xffff_ffff);
     });
 
     it('refuses a pattern longer than 65535 bytes', () => {
-      expect(() => encodeFrame({ id: 1, code: ControlCode.Normal, pattern: 'é'.repeat(40_000) })).toThrow(RangeError);
+      expect(() => encode(jsonEncoder, { id: 1, code: ControlCode.Normal, pattern: 'é'.repeat(40_000) })).toThrow(RangeError);
     });
   });
 
@@ -197,10 +167,76 @@ describe('json codec', () => {
     });
     fc.assert(
       fc.property(fc.array(frame, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 20 }), (frames, cuts) => {
-        const wire = Buffer.concat(frames.map(encodeFrame));
-        expect(feed(split(wire, cuts))).toEqual(frames.map(asJsonSees));
+        const wire = encode(jsonEncoder, ...frames);
+        expect(decodeAll(jsonDecoder, split(wire, cuts))).toEqual(frames.map(asJsonSees));
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('json codec: UTF-8', () => {
+  // 2-, 3- and 4-byte sequences (é, ✓, 😀) in every text field.
+  const frame: RpcFrame = {
+    id: 7,
+    code: ControlCode.Normal,
+    pattern: 'café ✓ 😀',
+    meta: { clé: 'välue ✓', emoji: '😀😀' },
+    data: { text: 'Zoë ✓ 😀', list: ['日本語', 'ß'] },
+    timeoutMs: 250,
+  };
+
+  it('counts bytes, not UTF-16 units, in every length field', () => {
+    const bytes = encode(jsonEncoder, frame);
+    expect(bytes.readUInt32BE(0)).toBe(bytes.length - 4);
+    expect(bytes.readUInt16BE(10)).toBe(Buffer.byteLength('café ✓ 😀'));
+    expect(Buffer.byteLength('café ✓ 😀')).toBeGreaterThan('café ✓ 😀'.length);
+  });
+
+  it('decodes frames whose multi-byte characters are split across chunks, fed one byte at a time', () => {
+    const bytes = encode(jsonEncoder, frame, frame);
+    expect(feed(jsonDecoder, bytewise(bytes)).map(defined)).toStrictEqual([frame, frame]);
+  });
+
+  it('decodes any text split at any points', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 40 });
+    fc.assert(
+      fc.property(text, text, text, fc.array(fc.nat(), { maxLength: 12 }), (pattern, key, value, cuts) => {
+        const sent: RpcFrame = { id: 1, code: ControlCode.Event, pattern, meta: { [key]: value }, data: [pattern, value] };
+        expect(feed(jsonDecoder, split(encode(jsonEncoder, sent), cuts)).map(defined)).toStrictEqual([sent]);
+      }),
+      { numRuns: 300, interruptAfterTimeLimit: 2000 },
+    );
+  });
+});
+
+describe('json codec: binary payloads', () => {
+  it('sends a Buffer as raw bytes after the envelope and delivers a Buffer', () => {
+    const payload = Buffer.from([0x00, 0xff, 0x7b, 0x22, 0x0a]);
+    const bytes = encode(jsonEncoder, { id: 3, code: ControlCode.Reply, data: payload });
+    expect(bytes[5]).toBe(0x10); // flags: raw bytes
+    expect(bytes.subarray(10)).toEqual(payload);
+    const frame = decodeOne(jsonDecoder, bytes);
+    expect(Buffer.isBuffer(frame.data)).toBe(true);
+    expect(frame.data).toEqual(payload);
+  });
+
+  it('sends a plain Uint8Array the same way and delivers a Buffer', () => {
+    const payload = new Uint8Array([1, 2, 3, 250]);
+    const frame = decodeOne(jsonDecoder, encode(jsonEncoder, { id: 3, code: ControlCode.Reply, data: payload }));
+    expect(Buffer.isBuffer(frame.data)).toBe(true);
+    expect([...(frame.data as Buffer)]).toEqual([1, 2, 3, 250]);
+  });
+
+  it('queues a large payload by reference: no base64, no JSON, no copy', () => {
+    const payload = Buffer.alloc(256 * 1024, 0xab);
+    const out = new OutboundBuffer();
+    jsonCodec.encoder.encode({ id: 1, code: ControlCode.Reply, data: payload }, out);
+    const segments = out.take();
+    expect(segments).toContain(payload);
+    expect(segments.reduce((sum, segment) => sum + segment.byteLength, 0)).toBe(4 + 6 + payload.length);
+    const frame = decodeOne(jsonDecoder, Buffer.concat(segments));
+    expect(Buffer.isBuffer(frame.data)).toBe(true);
+    expect((frame.data as Buffer).equals(payload)).toBe(true);
   });
 });

@@ -1,13 +1,14 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { catalogue } from '../vectors/catalogue.js';
-import { codecNames, codecs, decodeOne, defined, encode, frameFromJson, frameToJson, fromHexDump, toHexDump, type CodecName } from './support.js';
+import { catalogue } from '../../vectors/catalogue.js';
+import { decodeOne, encode } from '../../helpers/frames.js';
+import { codecNames, codecs, defined, frameFromJson, frameToJson, fromHexDump, toHexDump, type CodecName } from './support.js';
 
 /**
  * Golden vectors, checked both ways: encoding each file's frame gives exactly its bytes, and
  * decoding the bytes gives exactly the frame. The files are the source of truth; set
  * UPDATE_VECTORS=1 to rewrite them from test/vectors/catalogue.ts (then review the diff).
  */
-const vectorsDir = new URL('../vectors/', import.meta.url);
+const vectorsDir = new URL('../../vectors/', import.meta.url);
 const update = process.env.UPDATE_VECTORS === '1';
 
 function dir(codec: CodecName): URL {
@@ -47,7 +48,7 @@ it('protosocket-prost examples: Cancel and End for id 5', () => {
 });
 
 it('docs/PROTOCOL.md quotes the vectors byte for byte in its worked examples', () => {
-  const doc = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+  const doc = readFileSync(new URL('../../../docs/PROTOCOL.md', import.meta.url), 'utf8');
   // "`test/vectors/<codec>/<name>` ... ```<annotated hex dump>```": each line's leading hex bytes.
   const examples = [...doc.matchAll(/`test\/vectors\/(\w+)\/([\w-]+)`[\s\S]*?```\n([\s\S]*?)```/g)];
   expect(examples.map(([, codec, name]) => `${codec}/${name}`)).toEqual([
