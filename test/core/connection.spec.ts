@@ -21,14 +21,14 @@ import { deferred, nextTurn } from '../helpers/async.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { thrownBy } from '../helpers/errors.js';
-import { rawPeer, receiveBytes, whenClosed } from '../helpers/net.js';
+import { receiveBytes, whenClosed } from '../helpers/net.js';
 import {
   Inbox,
-  acceptNext,
   expectNumbered,
   frame,
   numbered,
   rawPair,
+  rawPeerOf,
   recording,
   type RawConnection,
 } from './support.js';
@@ -124,10 +124,7 @@ describe('Connection', () => {
       cleanup.add(() => listener.close());
       const goodInbox = new Inbox();
       const good = await connect<Buffer, Uint8Array>({ ...rawCodec, port: listener.port, reactor: goodInbox.reactor });
-      const accepted = acceptNext(listener);
-      const peer = await rawPeer(listener.port);
-      cleanup.add(() => peer.destroy());
-      const bad = await accepted;
+      const { peer, accepted: bad } = await rawPeerOf(listener, cleanup);
 
       peer.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
       const reason = await bad.closed;
@@ -148,10 +145,7 @@ describe('Connection', () => {
       const inboxes = new Map<RawConnection, Inbox>();
       const listener = await listen<Buffer, Uint8Array>({ ...rawCodec, reactor: recording(inboxes, true), limits: { frameTimeoutMs: 50 } });
       cleanup.add(() => listener.close());
-      const accepted = acceptNext(listener);
-      const peer = await rawPeer(listener.port);
-      cleanup.add(() => peer.destroy());
-      const stalled = await accepted;
+      const { peer, accepted: stalled } = await rawPeerOf(listener, cleanup);
 
       // One whole frame, then 10 bytes of a 100-byte one, and nothing more.
       peer.write(Buffer.concat([frame('whole'), frame(Buffer.alloc(100)).subarray(0, 14)]));
@@ -183,10 +177,7 @@ describe('Connection', () => {
       const inboxes = new Map<RawConnection, Inbox>();
       const listener = await listen<Buffer, Uint8Array>({ ...rawCodec, decoder: magicDecoder, reactor: recording(inboxes) });
       cleanup.add(() => listener.close());
-      const accepted = acceptNext(listener);
-      const peer = await rawPeer(listener.port);
-      cleanup.add(() => peer.destroy());
-      const connection = await accepted;
+      const { peer, accepted: connection } = await rawPeerOf(listener, cleanup);
 
       peer.write(Buffer.concat([Buffer.from([0xa5, 2]), Buffer.from('hi'), Buffer.from('GET / HTTP/1.1\r\n\r\n')]));
       const reason = await connection.closed;
@@ -211,11 +202,8 @@ describe('Connection', () => {
         limits: { highWaterMark, maxQueuedBytes },
       });
       cleanup.add(() => listener.close());
-      const accepted = acceptNext(listener);
-      const peer = await rawPeer(listener.port);
-      cleanup.add(() => peer.destroy());
+      const { peer, accepted: server } = await rawPeerOf(listener, cleanup);
       peer.pause();
-      const server = await accepted;
       return { peer, server };
     }
 

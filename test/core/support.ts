@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import {
   connect,
   listen,
@@ -11,6 +12,8 @@ import {
   type TcpEndpoint,
 } from '../../src/core/index.js';
 import { deferred } from '../helpers/async.js';
+import type { Cleanup } from '../helpers/cleanup.js';
+import { rawPeer } from '../helpers/net.js';
 
 export type RawConnection = Connection<Buffer, Uint8Array>;
 
@@ -124,6 +127,20 @@ export function recording(inboxes: Map<RawConnection, Inbox>, echo = false): Rea
 /** The next connection `listener` accepts. */
 export function acceptNext(listener: Listener<Buffer, Uint8Array>): Promise<RawConnection> {
   return new Promise((resolve) => listener.once('connection', resolve));
+}
+
+/**
+ * A plain `net` peer connected to `listener` (for playing a misbehaving client), with the server
+ * side of it; the peer is destroyed by `cleanup`.
+ */
+export async function rawPeerOf(
+  listener: Listener<Buffer, Uint8Array>,
+  cleanup: Cleanup,
+): Promise<{ peer: net.Socket; accepted: RawConnection }> {
+  const accepted = acceptNext(listener);
+  const peer = await rawPeer(listener.port);
+  cleanup.add(() => peer.destroy());
+  return { peer, accepted: await accepted };
 }
 
 /** A listener on 127.0.0.1:0 with the raw codec and one client connected to it. */

@@ -9,10 +9,7 @@ import type { ProtosocketContext } from '../../src/nest/index.js';
 describe('cancellation reaches the Nest handler', () => {
   const res = useResources();
 
-  async function setup() {
-    const ms = await res.microservice();
-    return { client: res.client(ms.port), probe: ms.app.get(Probe) };
-  }
+  const setup = () => res.connectedMicroservice();
 
   it('unsubscribing from a stream unsubscribes the handler Observable and aborts ctx.signal', async () => {
     const { client, probe } = await setup();

@@ -2,7 +2,6 @@ import 'reflect-metadata';
 import type { ReadPacket } from '@nestjs/microservices';
 import { firstValueFrom, lastValueFrom } from 'rxjs';
 import { useResources } from './fixtures/harness.js';
-import { Probe } from './fixtures/probe.js';
 
 interface ContextView {
   pattern: string;
@@ -14,10 +13,7 @@ interface ContextView {
 describe('ProtosocketContext', () => {
   const res = useResources();
 
-  async function setup() {
-    const ms = await res.microservice();
-    return { client: res.client(ms.port), probe: ms.app.get(Probe) };
-  }
+  const setup = () => res.connectedMicroservice();
 
   describe('packet metadata from the client dispatch hook (Nest packet-metadata-tcp)', () => {
     it('reaches the message handler as ctx.getMetadata()', async () => {

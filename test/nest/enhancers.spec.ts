@@ -34,10 +34,7 @@ const bindings = [
 describe.each(bindings)('global enhancers via $how', ({ module, configure }) => {
   const res = useResources();
 
-  async function setup() {
-    const ms = await res.microservice({ module, configure });
-    return { client: res.client(ms.port), probe: ms.app.get(Probe) };
-  }
+  const setup = () => res.connectedMicroservice({ module, configure });
 
   it('the guard runs on every call and a rejection arrives as Nest\'s Forbidden error', async () => {
     const { client, probe } = await setup();

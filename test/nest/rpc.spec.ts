@@ -5,7 +5,6 @@ import { NO_MESSAGE_HANDLER, ProtosocketClient } from '../../src/nest/index.js';
 import { total } from './fixtures/app.controller.js';
 import { turnsFor } from '../helpers/async.js';
 import { CapturingLogger, TEST_CLIENT_OPTIONS, useResources } from './fixtures/harness.js';
-import { Probe } from './fixtures/probe.js';
 
 /** Nest's own integration test client: errors arrive as RpcException instances. */
 class ErrorHandlingProxy extends ProtosocketClient {
@@ -17,10 +16,7 @@ class ErrorHandlingProxy extends ProtosocketClient {
 describe('ProtosocketServer + ProtosocketClient in a Nest microservice', () => {
   const res = useResources();
 
-  async function setup() {
-    const ms = await res.microservice();
-    return { ...ms, client: res.client(ms.port), probe: ms.app.get(Probe) };
-  }
+  const setup = () => res.connectedMicroservice();
 
   describe('request-response (Nest sum-rpc)', () => {
     it('answers {cmd:"sum"} with the sum', async () => {
