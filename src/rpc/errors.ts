@@ -62,12 +62,39 @@ export class ShuttingDownError extends ProtosocketError {
   }
 }
 
+/** A request named a pattern the server has no handler for. Sent to the client as an error body. */
+export class NoHandlerError extends ProtosocketError {
+  static readonly code = 'ERR_NO_HANDLER';
+
+  constructor(pattern: string) {
+    super(NoHandlerError.code, `no handler for pattern ${pattern}`);
+  }
+}
+
+/** A request reused the id of a call still in flight on its connection. Sent to the client as an error body. */
+export class DuplicateCallIdError extends ProtosocketError {
+  static readonly code = 'ERR_DUPLICATE_ID';
+
+  constructor(id: number) {
+    super(DuplicateCallIdError.code, `call id ${id} is already in flight`);
+  }
+}
+
+/** An RpcServer method called in a state that does not allow it: `listen` twice or after `close`, `unwrap` before `listen`. */
+export class ServerStateError extends ProtosocketError {
+  static readonly code = 'ERR_SERVER_STATE';
+
+  constructor(message: string) {
+    super(ServerStateError.code, message);
+  }
+}
+
 /** Codes the server puts in error bodies it generates itself (not thrown by a handler). */
 export const ServerErrorCode = {
   /** No handler for the request's pattern. */
-  NoHandler: 'ERR_NO_HANDLER',
+  NoHandler: NoHandlerError.code,
   /** The request reused the id of a call still in flight on that connection. */
-  DuplicateId: 'ERR_DUPLICATE_ID',
+  DuplicateId: DuplicateCallIdError.code,
   /** The server is shutting down and the call did not finish within the drain timeout. */
   ShuttingDown: ShuttingDownError.code,
   DeadlineExceeded: DeadlineExceededError.code,

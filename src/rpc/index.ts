@@ -20,8 +20,11 @@ export {
   CancelledError,
   ClientClosedError,
   DeadlineExceededError,
+  DuplicateCallIdError,
+  NoHandlerError,
   RemoteError,
   ServerErrorCode,
+  ServerStateError,
   ShuttingDownError,
   SlowConsumerError,
 } from './errors.js';

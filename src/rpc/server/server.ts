@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { listen, type Listener } from '../../core/listener.js';
+import { ServerStateError } from '../errors.js';
 import type { RpcFrame } from '../wire/frame.js';
 import { defaultSerializeError, type EventHandler, type RequestHandler } from './handler.js';
 import type { RpcServerOptions } from './options.js';
@@ -43,10 +44,10 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
     return this;
   }
 
-  /** Binds the endpoint the options name and starts accepting. Rejects if binding fails (for example EADDRINUSE). */
+  /** Binds the endpoint the options name and starts accepting. Rejects if binding fails (for example EADDRINUSE), and with ERR_SERVER_STATE if already listening or closed. */
   async listen(): Promise<void> {
-    if (this.listener !== undefined) throw new Error('already listening');
-    if (this.closing !== undefined) throw new Error('server is closed');
+    if (this.listener !== undefined) throw new ServerStateError('already listening');
+    if (this.closing !== undefined) throw new ServerStateError('server is closed');
     const codec = this.options.codec ?? jsonCodec;
     const sessionOptions = {
       resolveHandler: (pattern: string) => this.handlers.get(pattern) ?? this.options.resolveHandler?.(pattern),
@@ -79,8 +80,9 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
     return this.sessions.size;
   }
 
+  /** The underlying net or TLS server; throws ERR_SERVER_STATE before `listen`. */
   unwrap(): net.Server | tls.Server {
-    if (this.listener === undefined) throw new Error('not listening');
+    if (this.listener === undefined) throw new ServerStateError('not listening');
     return this.listener.unwrap();
   }
 

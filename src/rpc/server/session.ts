@@ -1,16 +1,19 @@
 import type { Connection, Reactor } from '../../core/connection.js';
-import { ConnectionClosedError, EncodeError, FrameTooLargeError, ProtocolError } from '../../core/errors.js';
-import { CallContext, type PeerInfo } from './call-context.js';
+import { ProtocolError } from '../../core/errors.js';
+import { CancelledError, DeadlineExceededError, DuplicateCallIdError, NoHandlerError, ShuttingDownError } from '../errors.js';
+import { connectionLost, IdleWaiters } from '../in-flight.js';
 import { ControlCode } from '../wire/control-code.js';
-import { CancelledError, DeadlineExceededError, ServerErrorCode, ShuttingDownError } from '../errors.js';
 import type { RpcFrame } from '../wire/frame.js';
-import type { EventHandler, RequestHandler } from './handler.js';
-import { type CallHost, ServerCall } from './call.js';
+import { type CallOwner, ServerCall } from './call.js';
+import { CallContext, type PeerInfo } from './call-context.js';
+import { ConnectionOutput } from './connection-output.js';
+import { sendError, type SerializeError } from './error-body.js';
+import { type EventHandler, isThenable, type RequestHandler } from './handler.js';
 
 export interface ServerSessionOptions {
   resolveHandler(pattern: string): RequestHandler | undefined;
   resolveEventHandler(pattern: string): EventHandler | undefined;
-  serializeError(err: unknown): unknown;
+  serializeError: SerializeError;
   /** Reported errors that have no call to go to (event handlers, unknown events). */
   reportError(err: unknown): void;
   maxConcurrentCalls: number;
@@ -20,21 +23,21 @@ export interface ServerSessionOptions {
 /**
  * The server side of one RPC connection: dispatches requests and events, tracks the calls in
  * flight by id, and applies the per-connection concurrency cap by pausing reads (TCP then
- * pushes back on the client) rather than queueing requests without bound.
+ * pushes back on the client) rather than queueing requests without bound. Frames of calls go
+ * out through their writers and the session's one ConnectionOutput.
  */
-export class ServerSession implements Reactor<RpcFrame>, CallHost {
+export class ServerSession implements Reactor<RpcFrame>, CallOwner {
   private readonly calls = new Map<number, ServerCall>();
-  private readonly waitingForRoom = new Set<ServerCall>();
-  private idleWaiters: (() => void)[] = [];
+  private readonly idle = new IdleWaiters();
   private readonly peer: PeerInfo;
-  readonly maxBufferedItems: number;
+  private readonly output: ConnectionOutput;
 
   constructor(
     private readonly connection: Connection<RpcFrame, RpcFrame>,
     private readonly options: ServerSessionOptions,
   ) {
     this.peer = { remoteAddress: connection.remoteAddress, remotePort: connection.remotePort };
-    this.maxBufferedItems = options.maxBufferedItems;
+    this.output = new ConnectionOutput(connection, options.serializeError, options.maxBufferedItems);
   }
 
   get inFlight(): number {
@@ -43,10 +46,6 @@ export class ServerSession implements Reactor<RpcFrame>, CallHost {
 
   get conn(): Connection<RpcFrame, RpcFrame> {
     return this.connection;
-  }
-
-  get writable(): boolean {
-    return this.connection.writable;
   }
 
   onMessage(frame: RpcFrame): void {
@@ -76,10 +75,9 @@ export class ServerSession implements Reactor<RpcFrame>, CallHost {
   }
 
   onClose(reason: Error | undefined): void {
-    const lost = new ConnectionClosedError(reason === undefined ? 'connection closed' : `connection closed: ${reason.message}`, { cause: reason });
+    const lost = connectionLost(reason);
     for (const call of [...this.calls.values()]) call.abort(lost);
-    this.waitingForRoom.clear();
-    this.wakeIdleWaiters();
+    this.idle.wakeAll();
   }
 
   /** Tells the client to send no new calls here (graceful shutdown). */
@@ -94,76 +92,41 @@ export class ServerSession implements Reactor<RpcFrame>, CallHost {
 
   /** Fails every call still running with ERR_SHUTTING_DOWN. */
   abandonAll(): void {
-    for (const call of [...this.calls.values()]) {
-      const reason = new ShuttingDownError();
-      call.abort(reason);
-      this.trySend({ id: call.id, code: ControlCode.Error, data: { code: reason.code, message: reason.message } });
-    }
+    for (const call of [...this.calls.values()]) call.abandon(new ShuttingDownError());
   }
 
   whenIdle(): Promise<void> {
     if (this.calls.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  // CallHost
-
-  /**
-   * Sends a frame of a call. Encoding errors are thrown for the call to turn into an Error
-   * reply; a full queue means the client stopped reading, and the connection is destroyed.
-   */
-  send(frame: RpcFrame): void {
-    if (this.connection.state !== 'open') return;
-    try {
-      this.connection.send(frame);
-    } catch (err) {
-      if (err instanceof EncodeError || err instanceof FrameTooLargeError) throw err;
-      this.connection.destroy(err as Error);
-    }
-  }
-
-  waitWritable(call: ServerCall): void {
-    const first = this.waitingForRoom.size === 0;
-    this.waitingForRoom.add(call);
-    if (first) this.connection.waitForDrain().then(() => this.onDrain(), noop);
-  }
-
-  waitForDrain(): Promise<void> {
-    return this.connection.waitForDrain();
-  }
-
-  serializeError(err: unknown): unknown {
-    return this.options.serializeError(err);
+    return this.idle.wait();
   }
 
   finished(call: ServerCall): void {
     if (this.calls.get(call.id) === call) this.calls.delete(call.id);
-    this.waitingForRoom.delete(call);
     if (this.connection.readingPaused && this.calls.size < this.options.maxConcurrentCalls) this.connection.resumeReading();
-    if (this.calls.size === 0 && this.idleWaiters.length > 0) this.wakeIdleWaiters();
+    if (this.calls.size === 0 && this.idle.waiting) this.idle.wakeAll();
   }
 
   private onRequest(frame: RpcFrame): void {
     const { id, pattern = '' } = frame;
     if (this.calls.has(id)) {
-      this.trySend({ id, code: ControlCode.Error, data: { code: ServerErrorCode.DuplicateId, message: `call id ${id} is already in flight` } });
+      sendError(this.output, id, new DuplicateCallIdError(id));
       return;
     }
     const handler = this.options.resolveHandler(pattern);
     if (handler === undefined) {
-      this.trySend({ id, code: ControlCode.Error, data: { code: ServerErrorCode.NoHandler, message: `no handler for pattern ${pattern}` } });
+      sendError(this.output, id, new NoHandlerError(pattern));
       return;
     }
     const timeoutMs = frame.timeoutMs;
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-    const call = new ServerCall(id, new CallContext(id, pattern, frame.meta, deadline, this.peer), this);
+    const call = new ServerCall(id, new CallContext(id, pattern, frame.meta, deadline, this.peer), this.output, this);
     call.run(handler, frame.data);
     // A handler that answered synchronously is done already: no frame can have arrived for it
     // meanwhile, so it never needs to be found by id, counted, or timed.
     if (call.done) return;
     this.calls.set(id, call);
     if (this.calls.size >= this.options.maxConcurrentCalls) this.connection.pauseReading();
-    if (timeoutMs !== undefined) call.armDeadline(timeoutMs, () => new DeadlineExceededError(timeoutMs));
+    if (timeoutMs !== undefined) call.armDeadline(timeoutMs);
   }
 
   private onEvent(frame: RpcFrame): void {
@@ -175,37 +138,18 @@ export class ServerSession implements Reactor<RpcFrame>, CallHost {
     }
     try {
       const result = handler(frame.data, new CallContext(0, pattern, frame.meta, undefined, this.peer));
-      if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
-        (result as PromiseLike<unknown>).then(undefined, this.options.reportError);
-      }
+      if (isThenable(result)) result.then(undefined, this.options.reportError);
     } catch (err) {
       this.options.reportError(err);
     }
   }
 
-  /** Gives each waiting push source its turn while there is room; the rest wait for the next drain. */
-  private onDrain(): void {
-    const waiting = [...this.waitingForRoom];
-    this.waitingForRoom.clear();
-    for (const call of waiting) {
-      if (this.connection.writable) call.onWritable();
-      else this.waitWritable(call);
-    }
-  }
-
+  /** A frame of no call (Pong): a failure to queue it fails the connection. */
   private trySend(frame: RpcFrame): void {
     try {
-      this.send(frame);
+      this.output.send(frame);
     } catch (err) {
       this.connection.destroy(err as Error);
     }
   }
-
-  private wakeIdleWaiters(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const wake of waiters) wake();
-  }
 }
-
-function noop(): void {}
