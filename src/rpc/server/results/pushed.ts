@@ -18,6 +18,11 @@ export function pushResult(call: ResultTarget, source: Subscribable): void {
   new PushedResult(call).subscribe(source);
 }
 
+/**
+ * The state of one pushed result, and the observer handed to the source itself, so a pushed
+ * call (every call through Nest) costs no more objects than the observer it needs anyway.
+ * Arrow-function members: a source may call them unbound.
+ */
 class PushedResult {
   private held: unknown;
   private holding = false;
@@ -25,29 +30,7 @@ class PushedResult {
 
   constructor(private readonly call: ResultTarget) {}
 
-  subscribe(source: Subscribable): void {
-    let subscription: Unsubscribable | undefined;
-    let stopped = false;
-    this.call.setProducer(() => {
-      stopped = true;
-      subscription?.unsubscribe();
-    });
-    subscription = source.subscribe({
-      next: (value) => this.next(value),
-      error: (err) => this.ended({ error: err }),
-      complete: () => this.ended('complete'),
-    });
-    // The source may have ended, or been stopped, before `subscribe` returned.
-    if (stopped) subscription.unsubscribe();
-  }
-
-  /** Sends the held item as a stream item: the end of the tick came without a sign it is the last. */
-  releaseHeld(): void {
-    this.releaseScheduled = false;
-    if (this.holding && !this.call.done) this.release();
-  }
-
-  private next(value: unknown): void {
+  readonly next = (value: unknown): void => {
     if (this.call.done) return;
     if (this.holding) this.release();
     this.held = value;
@@ -56,6 +39,28 @@ class PushedResult {
       this.releaseScheduled = true;
       process.nextTick(releaseHeld, this);
     }
+  };
+
+  readonly error = (err: unknown): void => this.ended({ error: err });
+
+  readonly complete = (): void => this.ended('complete');
+
+  subscribe(source: Subscribable): void {
+    let subscription: Unsubscribable | undefined;
+    let stopped = false;
+    this.call.setProducer(() => {
+      stopped = true;
+      subscription?.unsubscribe();
+    });
+    subscription = source.subscribe(this);
+    // The source may have ended, or been stopped, before `subscribe` returned.
+    if (stopped) subscription.unsubscribe();
+  }
+
+  /** Sends the held item as a stream item: the end of the tick came without a sign it is the last. */
+  releaseHeld(): void {
+    this.releaseScheduled = false;
+    if (this.holding && !this.call.done) this.release();
   }
 
   private ended(how: { error: unknown } | 'complete'): void {
