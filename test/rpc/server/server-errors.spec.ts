@@ -1,6 +1,7 @@
 import { ControlCode, RpcServer, type CallContext, type RpcFrame } from '../../../src/rpc/index.js';
-import { deferred } from '../../helpers/async.js';
-import { frameClient, rejection, rpcPair, within } from '../support.js';
+import { deferred, within } from '../../helpers/async.js';
+import { rejection } from '../../helpers/errors.js';
+import { frameClient, rpcPair } from '../support.js';
 
 const is = (id: number, code: ControlCode) => (frame: RpcFrame) => frame.id === id && frame.code === code;
 
