@@ -15,3 +15,15 @@ export interface CallOptions {
   /** String metadata for the server (Nest's packet metadata). */
   meta?: Metadata;
 }
+
+/**
+ * A started call. `cancel()` sends Cancel and fails the call with ERR_CANCELLED, unless it
+ * already settled. `unsubscribe()` is the same, so a handle is an rxjs teardown as it is.
+ */
+export interface CallHandle {
+  cancel(): void;
+  unsubscribe(): void;
+}
+
+/** The handle of a call that settled as it started (refused, or failed to send): nothing to cancel. */
+export const SETTLED_HANDLE: CallHandle = { cancel() {}, unsubscribe() {} };

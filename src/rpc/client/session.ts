@@ -1,53 +1,19 @@
 import type { Connection, Reactor } from '../../core/connection.js';
-import { ConnectionClosedError, ProtocolError } from '../../core/errors.js';
-import type { CallObserver, CallOptions } from './call.js';
+import { ProtocolError } from '../../core/errors.js';
+import { type CallHandle, type CallObserver, type CallOptions, SETTLED_HANDLE } from './call.js';
 import type { ReadThrottle } from './call-stream.js';
+import { type CallCanceller, PendingCall } from './pending-call.js';
 import { ControlCode } from '../wire/control-code.js';
 import { CancelledError, DeadlineExceededError, RemoteError } from '../errors.js';
+import { connectionLost, IdleWaiters } from '../in-flight.js';
 import { MAX_CALL_ID, type Metadata, type RpcFrame } from '../wire/frame.js';
 
 export type RpcConnection = Connection<RpcFrame, RpcFrame>;
 
-/**
- * A started call. `cancel()` sends Cancel and fails the call with ERR_CANCELLED, unless it
- * already settled. `unsubscribe()` is the same, so a handle is an rxjs teardown as it is.
- */
-export interface CallHandle {
-  cancel(): void;
-  unsubscribe(): void;
-}
-
-const SETTLED_HANDLE: CallHandle = { cancel() {}, unsubscribe() {} };
+export type { CallHandle } from './call.js';
 
 /** What `sendEvent` returns while the connection has room: nothing to wait for, nothing to allocate. */
 const QUEUED: Promise<void> = Promise.resolve();
-
-/** A call in flight: everything needed to settle it exactly once. */
-class PendingCall implements CallHandle {
-  timer: NodeJS.Timeout | undefined = undefined;
-  signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
-
-  constructor(
-    readonly id: number,
-    readonly observer: CallObserver,
-    private readonly session: ClientSession,
-  ) {}
-
-  cancel(): void {
-    this.session.cancel(this);
-  }
-
-  unsubscribe(): void {
-    this.session.cancel(this);
-  }
-
-  /** Detaches timers and listeners; the caller then notifies the observer. */
-  release(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
-  }
-}
 
 /**
  * The client side of one RPC connection: allocates ids, matches replies to calls, and
@@ -57,26 +23,21 @@ class PendingCall implements CallHandle {
  * are dropped without error: ids are only reused after their call settled, and a late frame
  * for a reused id is the price of never blocking on the server's acknowledgement.
  */
-export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
+export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCanceller {
   private readonly calls = new Map<number, PendingCall>();
   private nextId = 1;
   private readonly pings = new Map<number, { resolve: (endMs: number) => void; reject: (err: Error) => void }>();
-  private goingAway = false;
+  private goAwayReceived = false;
   private congestion = 0;
-  private connection!: RpcConnection;
-  private idleWaiters: (() => void)[] = [];
+  private readonly idle = new IdleWaiters();
 
+  /** Built in the connection's reactor factory, so a session never exists without its connection. */
   constructor(
+    private readonly connection: RpcConnection,
     private readonly defaultTimeoutMs: number,
     /** Called when the server sends GoAway: the session then takes no new calls. */
     private readonly onGoAway: (session: ClientSession) => void,
   ) {}
-
-  /** Binds the session to its connection (called from the connection's reactor factory). */
-  attach(connection: RpcConnection): this {
-    this.connection = connection;
-    return this;
-  }
 
   get conn(): RpcConnection {
     return this.connection;
@@ -84,7 +45,12 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
 
   /** Takes new calls: open and not told to go away. */
   get usable(): boolean {
-    return !this.goingAway && this.connection.state === 'open';
+    return !this.goAwayReceived && this.connection.state === 'open';
+  }
+
+  /** The server sent GoAway: this connection is retired by the server, not failed. */
+  get toldToGoAway(): boolean {
+    return this.goAwayReceived;
   }
 
   get inFlight(): number {
@@ -176,7 +142,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
         return;
       }
       case ControlCode.Ping: {
-        this.connection.send({ id: frame.id, code: ControlCode.Pong });
+        this.trySend({ id: frame.id, code: ControlCode.Pong });
         return;
       }
       case ControlCode.Pong: {
@@ -186,7 +152,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
         return;
       }
       case ControlCode.GoAway: {
-        this.goingAway = true;
+        this.goAwayReceived = true;
         this.onGoAway(this);
         return;
       }
@@ -198,7 +164,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
   onClose(reason: Error | undefined): void {
     const calls = [...this.calls.values()];
     this.calls.clear();
-    const closed = new ConnectionClosedError(reason === undefined ? 'connection closed' : `connection closed: ${reason.message}`, { cause: reason });
+    const closed = connectionLost(reason);
     for (const call of calls) {
       call.release();
       call.observer.error(closed);
@@ -206,13 +172,13 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
     // A ping the connection took down with it fails like a call: an RTT is never NaN.
     for (const ping of this.pings.values()) ping.reject(closed);
     this.pings.clear();
-    this.wakeIdleWaiters();
+    this.idle.wakeAll();
   }
 
   /** Resolves when no call is in flight (at once if none is). */
   whenIdle(): Promise<void> {
     if (this.calls.size === 0 || this.connection.state === 'closed') return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.idle.wait();
   }
 
   /** A stream consumer is behind: stop reading until every congested stream is relieved. */
@@ -229,7 +195,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
     if (call === undefined) return undefined;
     this.calls.delete(id);
     call.release();
-    if (this.calls.size === 0 && this.idleWaiters.length > 0) this.wakeIdleWaiters();
+    if (this.calls.size === 0 && this.idle.waiting) this.idle.wakeAll();
     return call;
   }
 
@@ -251,10 +217,17 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle {
     call.observer.error(reason);
   }
 
-  private wakeIdleWaiters(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const wake of waiters) wake();
+  /**
+   * Sends a frame the reactor owes the server (a Pong). A throw must not escape into the
+   * connection's reactor: a failed send destroys the connection with its own error, as the
+   * server side does.
+   */
+  private trySend(frame: RpcFrame): void {
+    try {
+      this.connection.send(frame);
+    } catch (err) {
+      this.connection.destroy(err as Error);
+    }
   }
 
   private allocateId(): number {

@@ -1,0 +1,26 @@
+import { connect, type ConnectOptions } from '../../core/connect.js';
+import type { RpcFrame } from '../wire/frame.js';
+import { ClientSession } from './session.js';
+
+/** Where and how to reach one server: everything `connect` takes except the reactor, which is the session. */
+export type Endpoint = Omit<ConnectOptions<RpcFrame, RpcFrame>, 'reactor'>;
+
+/**
+ * Dials `endpoint` once and resolves with the session of the new connection. The session is
+ * built in the connection's reactor factory, so it exists exactly when its connection does.
+ * (One endpoint, one attempt: a per-endpoint subchannel would own one of these.)
+ */
+export async function connectSession(
+  endpoint: Endpoint,
+  defaultTimeoutMs: number,
+  /** Called when the server sends GoAway on the session: it takes no new calls from then on. */
+  onGoAway: (session: ClientSession) => void,
+): Promise<ClientSession> {
+  let session: ClientSession | undefined;
+  await connect<RpcFrame, RpcFrame>({
+    ...endpoint,
+    reactor: (connection) => (session = new ClientSession(connection, defaultTimeoutMs, onGoAway)),
+  });
+  // Assigned: the Connection constructor calls the reactor factory before `connect` resolves.
+  return session as ClientSession;
+}
