@@ -1,0 +1,51 @@
+import { ConnectionClosedError } from '../../../src/core/errors.js';
+import { ClientSession, type RpcConnection } from '../../../src/rpc/client/session.js';
+import { ControlCode, type RpcFrame } from '../../../src/rpc/index.js';
+
+/** A connection that refuses every send, as one that is closing does. */
+function refusingConnection(): { conn: RpcConnection; sent: RpcFrame[]; destroyedWith: (Error | undefined)[] } {
+  const sent: RpcFrame[] = [];
+  const destroyedWith: (Error | undefined)[] = [];
+  const conn = {
+    state: 'closing',
+    send(frame: RpcFrame): boolean {
+      sent.push(frame);
+      throw new ConnectionClosedError('cannot send: connection is closing');
+    },
+    destroy(reason?: Error): void {
+      destroyedWith.push(reason);
+    },
+  };
+  return { conn: conn as unknown as RpcConnection, sent, destroyedWith };
+}
+
+describe('ClientSession', () => {
+  it('is built with its connection', () => {
+    const { conn } = refusingConnection();
+    const session = new ClientSession(conn, 0, () => {});
+    expect(session.conn).toBe(conn);
+    expect(session.usable).toBe(false);
+    expect(session.toldToGoAway).toBe(false);
+  });
+
+  it('answers a Ping it cannot send without throwing into the reactor: the connection is destroyed with the send error', () => {
+    const { conn, sent, destroyedWith } = refusingConnection();
+    const session = new ClientSession(conn, 0, () => {});
+    expect(() => session.onMessage({ id: 7, code: ControlCode.Ping })).not.toThrow();
+    expect(sent).toEqual([{ id: 7, code: ControlCode.Pong }]);
+    expect(destroyedWith).toHaveLength(1);
+    expect(destroyedWith[0]).toBeInstanceOf(ConnectionClosedError);
+  });
+
+  it('GoAway: the session takes no new calls and tells its owner', () => {
+    const { conn } = refusingConnection();
+    (conn as unknown as { state: string }).state = 'open';
+    const retired: ClientSession[] = [];
+    const session = new ClientSession(conn, 0, (s) => retired.push(s));
+    expect(session.usable).toBe(true);
+    session.onMessage({ id: 0, code: ControlCode.GoAway });
+    expect(session.usable).toBe(false);
+    expect(session.toldToGoAway).toBe(true);
+    expect(retired).toEqual([session]);
+  });
+});
