@@ -1,9 +1,11 @@
-import { connect, type ConnectOptions } from '../../core/connect.js';
+import { connect, type DialOptions } from '../../core/connect.js';
+import type { ConnectionOptions } from '../../core/connection.js';
+import type { Endpoint } from '../../core/endpoint.js';
 import type { RpcFrame } from '../wire/frame.js';
 import { ClientSession } from './session.js';
 
 /** Where and how to reach one server: everything `connect` takes except the reactor, which is the session. */
-export type Endpoint = Omit<ConnectOptions<RpcFrame, RpcFrame>, 'reactor'>;
+export type DialTarget = Endpoint & DialOptions & Omit<ConnectionOptions<RpcFrame, RpcFrame>, 'reactor'>;
 
 /**
  * Dials `endpoint` once and resolves with the session of the new connection. The session is
@@ -11,7 +13,7 @@ export type Endpoint = Omit<ConnectOptions<RpcFrame, RpcFrame>, 'reactor'>;
  * (One endpoint, one attempt: a per-endpoint subchannel would own one of these.)
  */
 export async function connectSession(
-  endpoint: Endpoint,
+  endpoint: DialTarget,
   defaultTimeoutMs: number,
   /** Called when the server sends GoAway on the session: it takes no new calls from then on. */
   onGoAway: (session: ClientSession) => void,

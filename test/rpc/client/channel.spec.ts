@@ -2,7 +2,7 @@ import { Backoff } from '../../../src/rpc/client/backoff.js';
 import { Channel, type ChannelState } from '../../../src/rpc/client/channel.js';
 import type { ClientSession } from '../../../src/rpc/client/session.js';
 import { deferred, type Deferred } from '../../helpers/async.js';
-import { codeOf, rejection } from '../support.js';
+import { codeOf, rejection } from '../../helpers/errors.js';
 
 /** Stands in for a ClientSession and its connection: the test decides when calls finish and when it closes. */
 class FakeSession {
