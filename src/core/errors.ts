@@ -61,12 +61,21 @@ export class QueueFullError extends ProtosocketError {
   }
 }
 
-/** The encoder threw while encoding an outbound message; nothing of that message was queued. */
+/**
+ * An outbound message could not be encoded: the encoder threw (`cause` holds what it threw), or
+ * it refused a message no peer would accept (`EncodeError.withReason`). Nothing of that message
+ * was queued.
+ */
 export class EncodeError extends ProtosocketError {
   static readonly code = 'ERR_ENCODE';
 
-  constructor(cause: unknown) {
-    super(EncodeError.code, `encoder failed: ${messageOf(cause)}`, { cause });
+  constructor(cause: unknown, reason: string = messageOf(cause)) {
+    super(EncodeError.code, `encoder failed: ${reason}`, { cause });
+  }
+
+  /** For an encoder that refuses a message itself (an id out of range, a route too long): no cause, just why. */
+  static withReason(reason: string): EncodeError {
+    return new EncodeError(undefined, reason);
   }
 }
 
@@ -88,6 +97,18 @@ export class ConnectTimeoutError extends ProtosocketError {
   }
 }
 
+/** An option passed to a constructor or factory is out of range or of the wrong type. `option` names it. */
+export class InvalidOptionError extends ProtosocketError {
+  static readonly code = 'ERR_INVALID_OPTION';
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super(InvalidOptionError.code, message);
+    this.option = option;
+  }
+}
+
+/** The text of a thrown value, for messages that wrap it. */
 export function messageOf(value: unknown): string {
   return value instanceof Error ? value.message : String(value);
 }

@@ -1,7 +1,10 @@
 import { NEED_MORE, type Decoder } from './codec.js';
-import { FrameTooLargeError, ProtocolError, ProtosocketError } from './errors.js';
+import { FrameTooLargeError, messageOf, ProtocolError, ProtosocketError } from './errors.js';
 
-/** Returned by `FrameReader.read` when no complete frame is buffered. */
+/**
+ * Returned by `FrameReader.read` when no complete frame is buffered. Internal to core (the
+ * connection's read loop); decoders signal an unknown size with the public `NEED_MORE`.
+ */
 export const INCOMPLETE: unique symbol = Symbol('incomplete');
 
 /**
@@ -144,6 +147,5 @@ export class FrameReader<T> {
 
 function asProtocolError(err: unknown, what: string): ProtosocketError {
   if (err instanceof ProtosocketError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return new ProtocolError(`${what}: ${detail}`, { cause: err });
+  return new ProtocolError(`${what}: ${messageOf(err)}`, { cause: err });
 }

@@ -1,8 +1,10 @@
+// The public surface of `nestjs-protosocket/core` (api/core.api.md records it; `npm run api:update`).
+// Internal on purpose: FrameReader and its INCOMPLETE sentinel (the connection's read loop;
+// decoders use NEED_MORE), BoundedCache, resolveLimits.
 export { NEED_MORE, type Codec, type Decoder, type Encoder } from './codec.js';
 export { OutboundBuffer } from './outbound-buffer.js';
-export { FrameReader, INCOMPLETE } from './frame-reader.js';
 export { LENGTH_PREFIX_BYTES, lengthPrefixedFrameSize, writeLengthPrefixed } from './length-prefixed.js';
-export { rawCodec, rawDecoder, rawEncoder } from './raw-codec.js';
+export { rawCodec } from './raw-codec.js';
 export {
   Connection,
   type ConnectionEvents,
@@ -23,6 +25,7 @@ export {
   EncodeError,
   FrameTimeoutError,
   FrameTooLargeError,
+  InvalidOptionError,
   ProtocolError,
   ProtosocketError,
   QueueFullError,

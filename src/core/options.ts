@@ -1,3 +1,5 @@
+import { InvalidOptionError } from './errors.js';
+
 /**
  * Per-connection limits. Every limit has a default chosen so a bad or slow peer costs a
  * bounded amount of memory; raise them deliberately.
@@ -28,7 +30,8 @@ export interface SocketOptions {
 
 export type ResolvedLimits = Required<ConnectionLimits>;
 
-export const DEFAULT_LIMITS: ResolvedLimits = Object.freeze({
+/** Frozen; spelled in public types so users can read every default. */
+export const DEFAULT_LIMITS: Readonly<Required<ConnectionLimits>> = Object.freeze({
   maxFrameBytes: 16 * 1024 * 1024,
   highWaterMark: 1024 * 1024,
   maxQueuedBytes: 64 * 1024 * 1024,
@@ -40,7 +43,7 @@ export function resolveLimits(limits: ConnectionLimits | undefined): ResolvedLim
   const resolved = { ...DEFAULT_LIMITS, ...definedOnly(limits) };
   for (const [name, value] of Object.entries(resolved)) {
     if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new RangeError(`${name} must be a positive integer, got ${value}`);
+      throw new InvalidOptionError(name, `${name} must be a positive integer, got ${value}`);
     }
   }
   return resolved;

@@ -1,3 +1,5 @@
+import { EncodeError } from './errors.js';
+
 /**
  * Where encoders write outbound frames during one tick, until the connection flushes them.
  *
@@ -115,7 +117,8 @@ export class OutboundBuffer {
   /** Fills the reserved header via `writeHeader` and returns the body's length in bytes. */
   endFrame(writeHeader: (buffer: Buffer, offset: number, bodyLength: number) => void): number {
     const header = this.headerBuffer;
-    if (header === null) throw new Error('endFrame without beginFrame');
+    // An encoder's mistake: inside Connection.send it is an ERR_ENCODE as any other encoder throw.
+    if (header === null) throw EncodeError.withReason('endFrame without beginFrame');
     const bodyLength = this.queued - this.bodyStart;
     writeHeader(header, this.headerOffset, bodyLength);
     this.headerBuffer = null;

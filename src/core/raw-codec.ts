@@ -6,13 +6,13 @@ import type { OutboundBuffer } from './outbound-buffer.js';
  * Length-prefixed opaque bytes: each message is one `Uint8Array` body. Decoded messages are
  * views into the connection's read buffer (no copy).
  */
-export const rawEncoder: Encoder<Uint8Array> = {
+const rawEncoder: Encoder<Uint8Array> = {
   encode(message: Uint8Array, out: OutboundBuffer): void {
     writeLengthPrefixed(out, message, writeBody);
   },
 };
 
-export const rawDecoder: Decoder<Buffer> = {
+const rawDecoder: Decoder<Buffer> = {
   frameSize: lengthPrefixedFrameSize,
   decode(buffer: Buffer, start: number, end: number): Buffer {
     return buffer.subarray(start + LENGTH_PREFIX_BYTES, end);

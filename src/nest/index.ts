@@ -1,3 +1,4 @@
+// The public surface of `nestjs-protosocket` (api/nest.api.md records it; `npm run api:update`).
 export { ProtosocketServer, type ProtosocketServerStatus } from './server/protosocket.server.js';
 export { ProtosocketClient, type ProtosocketCallOptions } from './client/protosocket.client.js';
 export { ProtosocketContext, type ProtosocketContextArgs } from './ctx-host/protosocket.context.js';
@@ -15,16 +16,31 @@ export {
   PROTOSOCKET_SERVER_OPTIONS,
   PROTOSOCKET_TRANSPORT,
 } from './constants.js';
-// The codecs and errors users match on, so the package root is enough for Nest users.
-export { jsonCodec, jsonDecoder, jsonEncoder } from '../rpc/wire/json-codec.js';
-export { CancelledError, ClientClosedError, DeadlineExceededError, RemoteError, ShuttingDownError, SlowConsumerError } from '../rpc/errors.js';
+// The codec and every error a Nest user can receive, so the package root is enough for Nest users.
+export { jsonCodec } from '../rpc/wire/json-codec.js';
 export {
+  CancelledError,
+  ClientClosedError,
+  DeadlineExceededError,
+  DuplicateCallIdError,
+  NoHandlerError,
+  RemoteError,
+  ServerErrorCode,
+  ServerStateError,
+  ShuttingDownError,
+  SlowConsumerError,
+} from '../rpc/errors.js';
+export {
+  ConnectTimeoutError,
   ConnectionClosedError,
+  EncodeError,
   FrameTimeoutError,
   FrameTooLargeError,
+  InvalidOptionError,
   ProtocolError,
   ProtosocketError,
   QueueFullError,
+  ReactorError,
 } from '../core/errors.js';
 export type { Codec, Decoder, Encoder } from '../core/codec.js';
-export type { RpcFrame } from '../rpc/wire/frame.js';
+export type { Metadata, RpcFrame } from '../rpc/wire/frame.js';

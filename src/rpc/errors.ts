@@ -80,7 +80,10 @@ export class DuplicateCallIdError extends ProtosocketError {
   }
 }
 
-/** An RpcServer method called in a state that does not allow it: `listen` twice or after `close`, `unwrap` before `listen`. */
+/**
+ * An RpcServer method called in a state that does not allow it: `listen` twice or after `close`,
+ * `unwrap` before `listen` (also ProtosocketServer's `unwrap`).
+ */
 export class ServerStateError extends ProtosocketError {
   static readonly code = 'ERR_SERVER_STATE';
 

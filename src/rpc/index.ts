@@ -1,20 +1,15 @@
-export { ControlCode, CONTROL_CODE_LIMIT } from './wire/control-code.js';
+// The public surface of `nestjs-protosocket/rpc` (api/rpc.api.md records it; `npm run api:update`).
+// Internal on purpose: the sessions (ClientSession, ServerSession, ServerCall), Backoff, the
+// envelope rules and control-code helpers of wire/, and the handler-result type guards.
+export { ControlCode } from './wire/control-code.js';
 export { MAX_CALL_ID, type Metadata, type RpcFrame } from './wire/frame.js';
+export { jsonCodec } from './wire/json-codec.js';
 export type { CallObserver, CallOptions } from './client/call.js';
-export { CallContext, type PeerInfo } from './server/call-context.js';
-export {
-  defaultSerializeError,
-  isAsyncIterable,
-  isSubscribable,
-  type EventHandler,
-  type RequestHandler,
-  type Subscribable,
-  type Unsubscribable,
-} from './server/handler.js';
-export { jsonCodec, jsonDecoder, jsonEncoder } from './wire/json-codec.js';
-export { Backoff, type BackoffOptions } from './client/backoff.js';
-export { ClientSession, type CallHandle } from './client/session.js';
+export type { CallHandle } from './client/session.js';
+export type { BackoffOptions } from './client/backoff.js';
 export { RpcClient, type RpcClientEvents, type RpcClientOptions, type RpcClientStatus } from './client/client.js';
+export { CallContext, type PeerInfo } from './server/call-context.js';
+export { defaultSerializeError, type EventHandler, type RequestHandler, type Subscribable, type Unsubscribable } from './server/handler.js';
 export { RpcServer, type RpcListenOptions, type RpcServerEvents, type RpcServerOptions } from './server/server.js';
 export {
   CancelledError,

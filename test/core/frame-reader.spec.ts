@@ -1,20 +1,20 @@
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import {
-  FrameReader,
   FrameTooLargeError,
-  INCOMPLETE,
   NEED_MORE,
   ProtocolError,
   ProtosocketError,
-  rawDecoder,
+  rawCodec,
   type Decoder,
 } from '../../src/core/index.js';
+import { FrameReader, INCOMPLETE } from '../../src/core/frame-reader.js';
 import { thrownBy } from '../helpers/errors.js';
 import { frame } from './support.js';
 import { bytewise, split } from '../helpers/chunks.js';
 
 const MiB = 1024 * 1024;
+const rawDecoder = rawCodec.decoder;
 
 /**
  * Newline-delimited UTF-8 text: the frame size is unknown until the '\n' arrives, so this

@@ -1,8 +1,10 @@
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
-import { OutboundBuffer, rawDecoder, rawEncoder, writeLengthPrefixed } from '../../src/core/index.js';
+import { OutboundBuffer, rawCodec, writeLengthPrefixed } from '../../src/core/index.js';
 import { u32 } from '../helpers/frames.js';
 import { frame } from './support.js';
+
+const { encoder: rawEncoder, decoder: rawDecoder } = rawCodec;
 
 const KiB = 1024;
 

@@ -1,5 +1,6 @@
 /** Driving an Encoder or a Decoder by hand, as a Connection would, and building frames byte by byte. */
-import { FrameReader, INCOMPLETE, OutboundBuffer, type Decoder, type Encoder } from '../../src/core/index.js';
+import { OutboundBuffer, type Decoder, type Encoder } from '../../src/core/index.js';
+import { FrameReader, INCOMPLETE } from '../../src/core/frame-reader.js';
 import { thrownBy } from './errors.js';
 
 export const MiB = 1024 * 1024;

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import net from 'node:net';
 import { firstValueFrom } from 'rxjs';
-import { ProtosocketServer } from '../../src/nest/index.js';
+import { ProtosocketServer, ServerStateError } from '../../src/nest/index.js';
 import { AppModule } from './fixtures/app.module.js';
 import { nextTurn, turnsFor } from '../helpers/async.js';
 import { unusedPort } from '../helpers/net.js';
@@ -120,7 +120,7 @@ describe('connection and server lifecycle', () => {
     // Registered before listen: queued, then attached to the net.Server / RPC server.
     server.on('connection', (socket: net.Socket) => connections.push(socket));
     server.on('error', (err: unknown) => errors.push(err));
-    expect(() => server.unwrap()).toThrow();
+    expect(() => server.unwrap()).toThrow(ServerStateError);
 
     const app = await NestFactory.createMicroservice(AppModule, { strategy: server, logger: false });
     res.add(() => app.close());

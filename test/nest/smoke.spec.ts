@@ -23,7 +23,7 @@ class MathController {
 
   @MessagePattern('ticks')
   ticks(@Ctx() ctx: ProtosocketContext) {
-    ctx.signal.addEventListener('abort', () => signalAborted());
+    ctx.getSignal().addEventListener('abort', () => signalAborted());
     return interval(5);
   }
 

@@ -1,4 +1,4 @@
-import { ControlCode, jsonEncoder, RpcClient, type RpcFrame } from '../../src/rpc/index.js';
+import { ControlCode, jsonCodec, RpcClient, type RpcFrame } from '../../src/rpc/index.js';
 import { deferred, within } from '../helpers/async.js';
 import { codeOf, rejection } from '../helpers/errors.js';
 import { encode } from '../helpers/frames.js';
@@ -93,11 +93,11 @@ describe('a server facing a hand-driven client', () => {
 
   const garbage: [string, Buffer][] = [
     ['a frame shorter than the envelope', Buffer.from([0, 0, 0, 2, 0, 0])],
-    ['an unknown control code', encode(jsonEncoder, { id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0x7f, 4, 5)],
-    ['unknown flags', encode(jsonEncoder, { id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0xe0, 5, 6)],
-    ['data that is not JSON', Buffer.concat([encode(jsonEncoder, { id: 1, code: ControlCode.Normal, data: 'abc' }).subarray(0, -1), Buffer.from('!')])],
-    ['a Reply (only a server may send one)', encode(jsonEncoder, { id: 1, code: ControlCode.Reply, data: 1 })],
-    ['a GoAway (only a server may send one)', encode(jsonEncoder, { id: 0, code: ControlCode.GoAway })],
+    ['an unknown control code', encode(jsonCodec.encoder, { id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0x7f, 4, 5)],
+    ['unknown flags', encode(jsonCodec.encoder, { id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0xe0, 5, 6)],
+    ['data that is not JSON', Buffer.concat([encode(jsonCodec.encoder, { id: 1, code: ControlCode.Normal, data: 'abc' }).subarray(0, -1), Buffer.from('!')])],
+    ['a Reply (only a server may send one)', encode(jsonCodec.encoder, { id: 1, code: ControlCode.Reply, data: 1 })],
+    ['a GoAway (only a server may send one)', encode(jsonCodec.encoder, { id: 0, code: ControlCode.GoAway })],
   ];
 
   it.each(garbage)('%s closes that connection; other connections keep working', async (_name, bytes) => {

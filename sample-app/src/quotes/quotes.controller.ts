@@ -21,7 +21,8 @@ export class QuotesController {
   /** Streamed: a price tick every 20 ms until the client unsubscribes (the server sees the cancel). */
   @MessagePattern('quotes.feed')
   feed(@Payload() symbol: string, @Ctx() ctx: ProtosocketContext) {
-    ctx.signal.addEventListener('abort', () => this.logger.log(`feed for ${symbol} cancelled by the client (${String(ctx.signal.reason?.code)})`));
+    const signal = ctx.getSignal();
+    signal.addEventListener('abort', () => this.logger.log(`feed for ${symbol} cancelled by the client (${String(signal.reason?.code)})`));
     return interval(20).pipe(
       map((n) => this.quotes.tick(symbol, n)),
       finalize(() => this.logger.log(`feed for ${symbol} stopped`)),

@@ -32,10 +32,7 @@ export class ProtosocketContext extends BaseRpcContext<ProtosocketContextArgs> {
     return this.args[1].deadline;
   }
 
-  get signal(): AbortSignal {
-    return this.args[1].signal;
-  }
-
+  /** Aborts when the client cancels, the deadline passes, or the connection drops; its `reason` says which. */
   getSignal(): AbortSignal {
     return this.args[1].signal;
   }

@@ -1,5 +1,7 @@
 import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
 import { type Observable, finalize, isObservable, throwError } from 'rxjs';
+import { BoundedCache } from '../../core/bounded-cache.js';
+import { ServerStateError } from '../../rpc/errors.js';
 import type { CallContext } from '../../rpc/server/call-context.js';
 import { type EventHandler, isThenable, type RequestHandler } from '../../rpc/server/handler.js';
 import { RpcServer } from '../../rpc/server/server.js';
@@ -26,9 +28,9 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
   private rpc: RpcServer | undefined;
   /** Set once bound: only then does the net/tls server exist for `on()` to attach to. */
   private listening = false;
-  private readonly routeCache = new Map<string, MessageHandler | null>();
-  private readonly requestHandlers = new Map<string, RequestHandler>();
-  private readonly eventHandlers = new Map<string, EventHandler>();
+  private readonly routeCache = new BoundedCache<string, MessageHandler | null>(ROUTE_CACHE_LIMIT);
+  private readonly requestHandlers = new BoundedCache<string, RequestHandler>(ROUTE_CACHE_LIMIT);
+  private readonly eventHandlers = new BoundedCache<string, EventHandler>(ROUTE_CACHE_LIMIT);
   /** Whether instrumentation installed processing hooks; without them handlers run directly. */
   private processingHooks = false;
   /** `on()` listeners for the net/tls server, registered before it is bound. */
@@ -90,7 +92,7 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
 
   /** The `net.Server` (or `tls.Server`). */
   unwrap<T>(): T {
-    if (this.rpc === undefined) throw new Error('Not initialized. Please call the "listen" method first.');
+    if (this.rpc === undefined) throw new ServerStateError('Not initialized. Please call the "listen" method first.');
     return this.rpc.unwrap() as T;
   }
 
@@ -105,7 +107,6 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     let handler = this.routeCache.get(pattern);
     if (handler === undefined) {
       handler = super.getHandlerByPattern(pattern);
-      if (this.routeCache.size >= ROUTE_CACHE_LIMIT) this.routeCache.clear();
       this.routeCache.set(pattern, handler);
     }
     return handler;
@@ -140,7 +141,6 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     const handler = this.getHandlerByPattern(pattern);
     if (handler === null || handler.isEventHandler) return noHandler;
     requestHandler = (data, call) => this.runHandler(handler, pattern, data, call);
-    if (this.requestHandlers.size >= ROUTE_CACHE_LIMIT) this.requestHandlers.clear();
     this.requestHandlers.set(pattern, requestHandler);
     return requestHandler;
   }
@@ -161,7 +161,6 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
             const result = handler(data, new ProtosocketContext([pattern, call]));
             return isThenable(result) ? result.then(this.runEventResult) : this.runEventResult(result);
           };
-    if (this.eventHandlers.size >= ROUTE_CACHE_LIMIT) this.eventHandlers.clear();
     this.eventHandlers.set(pattern, eventHandler);
     return eventHandler;
   }

@@ -1,11 +1,15 @@
-import { ProtocolError } from '../../core/errors.js';
-import { CONTROL_CODE_LIMIT, type ControlCode } from './control-code.js';
+import { EncodeError, ProtocolError } from '../../core/errors.js';
+import { isControlCode } from './control-code.js';
 import { MAX_CALL_ID, type Metadata, type RpcFrame } from './frame.js';
 
 /**
  * Rules every codec applies to the fields of an RpcFrame (docs/PROTOCOL.md, "Envelope"), so
- * that the codecs agree on what a valid frame is whatever their byte layout.
+ * that the codecs agree on what a valid frame is whatever their byte layout. Every codec's
+ * encoder calls `checkOutbound` first; its decoder checks what it read with the predicates
+ * below and keeps byte payloads through `ownBytes`.
  */
+
+export { isControlCode };
 
 /** `timeoutMs` travels as a u32. */
 export const MAX_TIMEOUT_MS = 0xffff_ffff;
@@ -20,10 +24,6 @@ export function isCallId(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_CALL_ID;
 }
 
-export function isControlCode(value: unknown): value is ControlCode {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < CONTROL_CODE_LIMIT;
-}
-
 export function isWireTimeout(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_TIMEOUT_MS;
 }
@@ -33,10 +33,10 @@ export function wireTimeout(timeoutMs: number): number {
   return Math.min(Math.max(0, Math.ceil(timeoutMs)), MAX_TIMEOUT_MS);
 }
 
-/** Refuses to encode an id or a code that no decoder would accept (the throw becomes ERR_ENCODE). */
+/** Refuses (ERR_ENCODE, before a byte is written) an id or a code that no decoder would accept. */
 export function checkOutbound(frame: RpcFrame): void {
-  if (!isCallId(frame.id)) throw new RangeError(`call id must be an integer in 0..${MAX_CALL_ID}, got ${frame.id}`);
-  if (!isControlCode(frame.code)) throw new RangeError(`unknown control code ${String(frame.code)}`);
+  if (!isCallId(frame.id)) throw EncodeError.withReason(`call id must be an integer in 0..${MAX_CALL_ID}, got ${frame.id}`);
+  if (!isControlCode(frame.code)) throw EncodeError.withReason(`unknown control code ${String(frame.code)}`);
 }
 
 /** A decoded byte payload as a Buffer the application may keep (see COPY_BYTES_BELOW). */

@@ -1,8 +1,9 @@
-import type { Codec, Decoder, Encoder } from '../../core/codec.js';
-import { ProtocolError } from '../../core/errors.js';
+import { BoundedCache } from '../../core/bounded-cache.js';
+import { NEED_MORE, type Codec, type Decoder, type Encoder } from '../../core/codec.js';
+import { EncodeError, ProtocolError } from '../../core/errors.js';
 import { LENGTH_PREFIX_BYTES, lengthPrefixedFrameSize, writeLengthPrefixed } from '../../core/length-prefixed.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
-import { CONTROL_CODE_LIMIT, type ControlCode } from './control-code.js';
+import { checkMeta, checkOutbound, isControlCode, ownBytes, wireTimeout } from './envelope.js';
 import type { Metadata, RpcFrame } from './frame.js';
 
 /**
@@ -30,19 +31,19 @@ const KNOWN_FLAGS = FLAG_PATTERN | FLAG_TIMEOUT | FLAG_META | FLAG_JSON | FLAG_B
 /** code + flags + id */
 const FIXED_HEADER_BYTES = 6;
 const MAX_PATTERN_BYTES = 0xffff;
-/** Raw byte payloads under this size are copied out of the read buffer, so they do not pin it. */
-const COPY_BYTES_BELOW = 16 * 1024;
 
-export const jsonEncoder: Encoder<RpcFrame> = {
+// Encoder and decoder are reached through `jsonCodec` only, as every codec's.
+const jsonEncoder: Encoder<RpcFrame> = {
   encode(frame: RpcFrame, out: OutboundBuffer): void {
+    checkOutbound(frame);
     writeLengthPrefixed(out, frame, writeEnvelope);
   },
 };
 
-export const jsonDecoder: Decoder<RpcFrame> = {
+const jsonDecoder: Decoder<RpcFrame> = {
   frameSize(buffer: Buffer, start: number, end: number): number {
     const size = lengthPrefixedFrameSize(buffer, start, end);
-    if (size !== -1 && size < LENGTH_PREFIX_BYTES + FIXED_HEADER_BYTES) {
+    if (size !== NEED_MORE && size < LENGTH_PREFIX_BYTES + FIXED_HEADER_BYTES) {
       throw new ProtocolError(`frame of ${size - LENGTH_PREFIX_BYTES} bytes is shorter than the ${FIXED_HEADER_BYTES}-byte envelope`);
     }
     return size;
@@ -50,6 +51,7 @@ export const jsonDecoder: Decoder<RpcFrame> = {
   decode: readEnvelope,
 };
 
+/** The JSON codec. Encoder and decoder keep no per-connection state. */
 export const jsonCodec: Codec<RpcFrame, RpcFrame> = { encoder: jsonEncoder, decoder: jsonDecoder };
 
 function writeEnvelope(frame: RpcFrame, out: OutboundBuffer): void {
@@ -76,7 +78,7 @@ function writeEnvelope(frame: RpcFrame, out: OutboundBuffer): void {
     out.writeUInt8(patternBytes.length & 0xff);
     out.writeBytes(patternBytes);
   }
-  if (timeoutMs !== undefined) out.writeUInt32BE(clampTimeout(timeoutMs));
+  if (timeoutMs !== undefined) out.writeUInt32BE(wireTimeout(timeoutMs));
   if (metaJson !== undefined) {
     out.writeUInt32BE(Buffer.byteLength(metaJson));
     out.writeUtf8(metaJson);
@@ -91,7 +93,7 @@ function readEnvelope(buffer: Buffer, start: number, end: number): RpcFrame {
   const flags = buffer[at + 1] as number;
   const id = buffer.readUInt32BE(at + 2);
   at += FIXED_HEADER_BYTES;
-  if (code >= CONTROL_CODE_LIMIT) throw new ProtocolError(`unknown control code ${code}`);
+  if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${code}`);
   if ((flags & ~KNOWN_FLAGS) !== 0 || (flags & (FLAG_JSON | FLAG_BYTES)) === (FLAG_JSON | FLAG_BYTES)) {
     throw new ProtocolError(`invalid flags 0x${flags.toString(16)}`);
   }
@@ -113,18 +115,18 @@ function readEnvelope(buffer: Buffer, start: number, end: number): RpcFrame {
   if ((flags & FLAG_META) !== 0) {
     const length = readLength(buffer, at, end, 4);
     at += 4;
-    meta = parseMeta(buffer.toString('utf8', at, at + length));
+    meta = checkMeta(JSON.parse(buffer.toString('utf8', at, at + length)));
     at += length;
   }
   let data: unknown;
   if ((flags & FLAG_JSON) !== 0) {
     data = JSON.parse(buffer.toString('utf8', at, end));
   } else if ((flags & FLAG_BYTES) !== 0) {
-    data = end - at < COPY_BYTES_BELOW ? Buffer.from(buffer.subarray(at, end)) : buffer.subarray(at, end);
+    data = ownBytes(buffer.subarray(at, end));
   } else if (at !== end) {
     throw new ProtocolError(`${end - at} unexpected bytes after the envelope`);
   }
-  return { id, code: code as ControlCode, pattern, data, timeoutMs, meta };
+  return { id, code, pattern, data, timeoutMs, meta };
 }
 
 function readLength(buffer: Buffer, at: number, end: number, width: 2 | 4): number {
@@ -138,30 +140,14 @@ function need(position: number, end: number): void {
   if (position > end) throw new ProtocolError('envelope field runs past the end of the frame');
 }
 
-function parseMeta(text: string): Metadata {
-  const meta: unknown = JSON.parse(text);
-  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new ProtocolError('meta is not an object');
-  // Metadata is string to string: a peer's other values must not reach handlers typed as strings.
-  for (const value of Object.values(meta)) {
-    if (typeof value !== 'string') throw new ProtocolError('meta values must be strings');
-  }
-  return meta as Metadata;
-}
-
-function clampTimeout(timeoutMs: number): number {
-  return Math.min(Math.max(0, Math.ceil(timeoutMs)), 0xffff_ffff);
-}
-
 // Patterns repeat: their UTF-8 bytes are cached, within a bound.
-const patternCache = new Map<string, Buffer>();
-const PATTERN_CACHE_LIMIT = 1024;
+const patternCache = new BoundedCache<string, Buffer>(1024);
 
 function encodePattern(pattern: string): Buffer {
   let bytes = patternCache.get(pattern);
   if (bytes === undefined) {
     bytes = Buffer.from(pattern, 'utf8');
-    if (bytes.length > MAX_PATTERN_BYTES) throw new RangeError(`pattern of ${bytes.length} bytes exceeds ${MAX_PATTERN_BYTES}`);
-    if (patternCache.size >= PATTERN_CACHE_LIMIT) patternCache.clear();
+    if (bytes.length > MAX_PATTERN_BYTES) throw EncodeError.withReason(`pattern of ${bytes.length} bytes exceeds ${MAX_PATTERN_BYTES}`);
     patternCache.set(pattern, bytes);
   }
   return bytes;

@@ -21,8 +21,8 @@ import { checkMeta, checkOutbound, isCallId, isControlCode, isPlainObject, isWir
  *
  * Byte payloads (Buffer, Uint8Array) are MessagePack `bin` and decode as Buffers.
  */
-export const MSGPACK_MARKER_U32 = 0xce;
-export const MSGPACK_HEADER_BYTES = 5;
+const MSGPACK_MARKER_U32 = 0xce;
+const MSGPACK_HEADER_BYTES = 5;
 
 /** msgpackr options the codec decides itself, because the envelope and interop depend on them. */
 type FixedOption =
@@ -110,8 +110,6 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec<Rpc
 
 /** The MessagePack codec with default options. */
 export const msgpackCodec: Codec<RpcFrame, RpcFrame> = createMsgpackCodec();
-export const msgpackEncoder: Encoder<RpcFrame> = msgpackCodec.encoder;
-export const msgpackDecoder: Decoder<RpcFrame> = msgpackCodec.decoder;
 
 interface Envelope {
   i: number;

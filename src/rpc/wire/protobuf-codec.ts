@@ -82,7 +82,7 @@ const envelopeRoot = protobuf.Root.fromJSON(ENVELOPE_DESCRIPTOR);
 export const EnvelopeType: protobuf.Type = envelopeRoot.lookupType('protosocket.v1.Envelope');
 const AnyType: protobuf.Type = envelopeRoot.lookupType('google.protobuf.Any');
 
-export const TYPE_URL_PREFIX = 'type.googleapis.com/';
+const TYPE_URL_PREFIX = 'type.googleapis.com/';
 
 // Tags (field number << 3 | wire type 2) of the payload fields, written by hand after the rest.
 const RAW_TAG = (6 << 3) | 2;
@@ -113,8 +113,6 @@ export function createProtobufCodec(options: ProtobufCodecOptions = {}): Codec<R
 
 /** The Protobuf codec without a root: Any payloads are sent, but received ones cannot be decoded. */
 export const protobufCodec: Codec<RpcFrame, RpcFrame> = createProtobufCodec();
-export const protobufEncoder: Encoder<RpcFrame> = protobufCodec.encoder;
-export const protobufDecoder: Decoder<RpcFrame> = protobufCodec.decoder;
 
 /** The Envelope's fields 1-5 as protobufjs encodes them (field names as in the descriptor). */
 interface EnvelopeHead {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { FrameReader, FrameTooLargeError, INCOMPLETE, NEED_MORE, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import { FrameTooLargeError, NEED_MORE, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import { FrameReader, INCOMPLETE } from '../../../src/core/frame-reader.js';
 import type { Codec, Decoder, Encoder } from '../../../src/core/index.js';
 import { RpcClient, RpcServer, type RpcFrame } from '../../../src/rpc/index.js';
 

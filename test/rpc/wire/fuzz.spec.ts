@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import protobuf from 'protobufjs/light.js';
 import { NEED_MORE, ProtocolError, ProtosocketError } from '../../../src/core/index.js';
 import { isCallId, isControlCode } from '../../../src/rpc/wire/envelope.js';
-import { CONTROL_CODE_LIMIT, ControlCode, type RpcFrame } from '../../../src/rpc/index.js';
+import { ControlCode, type RpcFrame } from '../../../src/rpc/index.js';
 import { split } from '../../helpers/chunks.js';
 import { encode, feed } from '../../helpers/frames.js';
 import { codecNames, codecs, defined, Point, type CodecName } from './support.js';
@@ -47,7 +47,7 @@ function frameArb(codec: CodecName): fc.Arbitrary<RpcFrame> {
   const meta = fc.dictionary(text, text, { noNullPrototype: true, maxKeys: 4 });
   return fc.record({
     id: fc.integer({ min: 0, max: 0xffff_ffff }),
-    code: fc.integer({ min: 0, max: CONTROL_CODE_LIMIT - 1 }).map((code) => code as ControlCode),
+    code: fc.constantFrom(...Object.values(ControlCode)),
     pattern: fc.option(text, { nil: undefined }),
     timeoutMs: fc.option(fc.integer({ min: 0, max: 0xffff_ffff }), { nil: undefined }),
     // Protobuf's map has no presence: an empty map decodes as no metadata.

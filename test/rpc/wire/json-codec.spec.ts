@@ -1,10 +1,12 @@
 import fc from 'fast-check';
-import { OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
-import { ControlCode, jsonCodec, jsonDecoder, jsonEncoder, MAX_CALL_ID, type RpcFrame } from '../../../src/rpc/index.js';
+import { EncodeError, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import { ControlCode, jsonCodec, MAX_CALL_ID, type RpcFrame } from '../../../src/rpc/index.js';
 import { bytewise, split } from '../../helpers/chunks.js';
 import { thrownBy } from '../../helpers/errors.js';
 import { decodeAll, decodeOne, encode, feed, u16, u32 } from '../../helpers/frames.js';
 import { defined } from './support.js';
+
+const { encoder: jsonEncoder, decoder: jsonDecoder } = jsonCodec;
 
 /** A hand-built envelope: u32 length, code, flags, u32 id, then `rest` verbatim. */
 function envelope(code: number, flags: number, rest: Buffer = Buffer.alloc(0), id = 1): Buffer {
@@ -142,7 +144,7 @@ describe('json codec', () => {
     });
 
     it('refuses a pattern longer than 65535 bytes', () => {
-      expect(() => encode(jsonEncoder, { id: 1, code: ControlCode.Normal, pattern: 'é'.repeat(40_000) })).toThrow(RangeError);
+      expect(() => encode(jsonEncoder, { id: 1, code: ControlCode.Normal, pattern: 'é'.repeat(40_000) })).toThrow(EncodeError);
     });
   });
 

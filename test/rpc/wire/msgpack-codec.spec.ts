@@ -1,10 +1,13 @@
 import { Packr, unpack } from 'msgpackr';
-import { FrameReader, FrameTooLargeError, NEED_MORE, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
-import { createMsgpackCodec, msgpackCodec, msgpackDecoder, msgpackEncoder } from '../../../src/rpc/wire/msgpack-codec.js';
+import { EncodeError, FrameTooLargeError, NEED_MORE, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import { FrameReader } from '../../../src/core/frame-reader.js';
+import { createMsgpackCodec, msgpackCodec } from '../../../src/rpc/wire/msgpack-codec.js';
 import { ControlCode, type RpcFrame } from '../../../src/rpc/index.js';
 import { bytewise } from '../../helpers/chunks.js';
 import { decodeError, decodeOne, encode, feed, MiB } from '../../helpers/frames.js';
 import { defined } from './support.js';
+
+const { encoder: msgpackEncoder, decoder: msgpackDecoder } = msgpackCodec;
 
 /** A frame around `body` as msgpack-encoded by a plain Packr (any key order, any value). */
 const plain = new Packr({ useRecords: false, variableMapSize: true });
@@ -64,9 +67,9 @@ describe('msgpack codec: framing', () => {
 
   it('refuses an id or a code no peer would accept, before writing anything', () => {
     const out = new OutboundBuffer();
-    expect(() => msgpackEncoder.encode({ id: -1, code: 0 }, out)).toThrow(RangeError);
-    expect(() => msgpackEncoder.encode({ id: 2 ** 32, code: 0 }, out)).toThrow(RangeError);
-    expect(() => msgpackEncoder.encode({ id: 1, code: 9 as ControlCode }, out)).toThrow(RangeError);
+    expect(() => msgpackEncoder.encode({ id: -1, code: 0 }, out)).toThrow(EncodeError);
+    expect(() => msgpackEncoder.encode({ id: 2 ** 32, code: 0 }, out)).toThrow(EncodeError);
+    expect(() => msgpackEncoder.encode({ id: 1, code: 9 as ControlCode }, out)).toThrow(EncodeError);
     expect(out.length).toBe(0);
   });
 });

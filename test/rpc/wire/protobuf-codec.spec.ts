@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
 import fullProtobuf from 'protobufjs';
 import protobuf from 'protobufjs/light.js';
-import { FrameReader, FrameTooLargeError, INCOMPLETE, NEED_MORE, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import { EncodeError, FrameTooLargeError, NEED_MORE, OutboundBuffer, ProtocolError } from '../../../src/core/index.js';
+import { FrameReader, INCOMPLETE } from '../../../src/core/frame-reader.js';
 import { createProtobufCodec, EnvelopeType, protobufCodec } from '../../../src/rpc/wire/protobuf-codec.js';
 import { varintFrameSize, varintSize, writeVarint } from '../../../src/rpc/wire/varint.js';
 import { ControlCode, type RpcFrame } from '../../../src/rpc/index.js';
@@ -101,8 +102,8 @@ describe('protobuf codec: the envelope', () => {
 
   it('refuses an id or a code no peer would accept, before writing anything', () => {
     const out = new OutboundBuffer();
-    expect(() => encoder.encode({ id: 2 ** 32, code: 0 }, out)).toThrow(RangeError);
-    expect(() => encoder.encode({ id: 1, code: 12 as ControlCode }, out)).toThrow(RangeError);
+    expect(() => encoder.encode({ id: 2 ** 32, code: 0 }, out)).toThrow(EncodeError);
+    expect(() => encoder.encode({ id: 1, code: 12 as ControlCode }, out)).toThrow(EncodeError);
     expect(out.length).toBe(0);
   });
 
