@@ -13,7 +13,7 @@ export {
   type Reactor,
   type ReactorFactory,
 } from './connection.js';
-export { DEFAULT_LIMITS, type ConnectionLimits, type SocketOptions } from './options.js';
+export { DEFAULT_LIMITS, type ConnectionLimits, type ResolvedLimits, type SocketOptions } from './options.js';
 export { Listener, listen, type ListenOptions, type ListenerEvents } from './listener.js';
 export { connect, type ConnectOptions } from './connect.js';
 export type { Endpoint, IpcEndpoint, TcpEndpoint } from './endpoint.js';

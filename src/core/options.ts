@@ -28,10 +28,10 @@ export interface SocketOptions {
   keepAlive?: boolean | number;
 }
 
+/** Every limit, defaults filled in: what a connection enforces (`connection.limits`). */
 export type ResolvedLimits = Required<ConnectionLimits>;
 
-/** Frozen; spelled in public types so users can read every default. */
-export const DEFAULT_LIMITS: Readonly<Required<ConnectionLimits>> = Object.freeze({
+export const DEFAULT_LIMITS: ResolvedLimits = Object.freeze({
   maxFrameBytes: 16 * 1024 * 1024,
   highWaterMark: 1024 * 1024,
   maxQueuedBytes: 64 * 1024 * 1024,

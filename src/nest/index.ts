@@ -43,4 +43,8 @@ export {
   ReactorError,
 } from '../core/errors.js';
 export type { Codec, Decoder, Encoder } from '../core/codec.js';
+// The types the options and the context use, so Nest users can name them.
+export type { ConnectionLimits, SocketOptions } from '../core/options.js';
+export type { BackoffOptions } from '../rpc/client/backoff.js';
+export type { CallContext, PeerInfo } from '../rpc/server/call-context.js';
 export type { Metadata, RpcFrame } from '../rpc/wire/frame.js';
