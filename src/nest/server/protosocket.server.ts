@@ -21,7 +21,7 @@ const ROUTE_CACHE_LIMIT = 1024;
  * Each call runs through Nest's own pipeline (guards, pipes, interceptors, filters, the
  * processing hooks). The handler's Observable is subscribed here, not through `Server.send`,
  * so the subscription is kept: a Cancel from the client, the deadline, or a lost connection
- * unsubscribes it, which tears the handler down and aborts `ctx.signal`.
+ * unsubscribes it, which tears the handler down and aborts `ctx.getSignal()`.
  */
 export class ProtosocketServer extends Server<Record<string, Function>, ProtosocketServerStatus> implements CustomTransportStrategy {
   override readonly transportId = PROTOSOCKET_TRANSPORT;
