@@ -6,7 +6,10 @@
 //   node scripts/api-report.mjs --update   (npm run api:update) rewrites api/
 //
 // The declarations are emitted in memory (nothing is written to dist/), then read back by a
-// second program, so the report shows what a user of the built package sees.
+// second program, so the report shows what a user of the built package sees. A declaration
+// marked `@internal` is left out of both, as tsconfig.build.json's `stripInternal` leaves it
+// out of dist/; the second program must then still type-check, or a public declaration
+// depends on a stripped one.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +64,7 @@ if (mode === '--check') console.log(`api: ${entries.length} entry points match a
 function buildReports() {
   const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: fail });
   if (config === undefined || config.errors.length > 0) fail(config?.errors[0]);
+  if (config.options.stripInternal !== true) fail(undefined, 'tsconfig.build.json must set stripInternal: the report leaves @internal out as the build does');
   const emitOptions = { ...config.options, outDir: virtualOut, noEmit: false, declaration: true, emitDeclarationOnly: true, sourceMap: false, declarationMap: false };
   const emitted = new Map();
   const source = ts.createProgram(config.fileNames, emitOptions);
@@ -90,6 +94,8 @@ function buildReports() {
     return text === undefined ? undefined : ts.createSourceFile(fileName, text, languageVersion, true);
   };
   const program = ts.createProgram(entries.map((entry) => entry.declarations), options, host);
+  const broken = ts.getPreEmitDiagnostics(program).filter((d) => d.category === ts.DiagnosticCategory.Error && d.file !== undefined && inVirtualOut(d.file.fileName));
+  if (broken.length > 0) fail(broken[0]);
   const checker = program.getTypeChecker();
   const printer = ts.createPrinter({ removeComments: true, newLine: ts.NewLineKind.LineFeed });
 
@@ -201,8 +207,8 @@ function diff(before, after) {
   }
 }
 
-function fail(diagnostic) {
-  const text = diagnostic === undefined ? 'unknown error' : ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
+function fail(diagnostic, message = 'unknown error') {
+  const text = diagnostic === undefined ? message : ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
   const where = diagnostic?.file ? `${diagnostic.file.fileName}: ` : '';
   console.error(`api-report: ${where}${text}`);
   process.exit(2);

@@ -1,4 +1,4 @@
-// The public surface of `nestjs-protosocket` (api/nest.api.md records it; `npm run api:update`).
+// The public surface of `nestjs-protosocket` (api/nestjs-protosocket.api.md records it; `npm run api:update`).
 export { ProtosocketServer, type ProtosocketServerStatus } from './server/protosocket.server.js';
 export { ProtosocketClient, type ProtosocketCallOptions } from './client/protosocket.client.js';
 export { ProtosocketContext, type ProtosocketContextArgs } from './ctx-host/protosocket.context.js';

@@ -66,7 +66,11 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     return this.channel.state;
   }
 
-  /** The current connection's session, if connected. */
+  /**
+   * The current connection's session, if connected: for this package's tests, which drive the
+   * connection under a client. Not part of the published types (the build strips it).
+   * @internal
+   */
   get currentSession(): ClientSession | undefined {
     return this.channel.session;
   }
