@@ -7,10 +7,12 @@ export { jsonCodec } from './wire/json-codec.js';
 export type { CallObserver, CallOptions } from './client/call.js';
 export type { CallHandle } from './client/session.js';
 export type { BackoffOptions } from './client/backoff.js';
-export { RpcClient, type RpcClientEvents, type RpcClientOptions, type RpcClientStatus } from './client/client.js';
+export { RpcClient, type RpcClientEvents, type RpcClientOptions, type RpcClientSettings, type RpcClientStatus } from './client/client.js';
+export type { ChannelState } from './client/channel.js';
 export { CallContext, type PeerInfo } from './server/call-context.js';
 export { defaultSerializeError, type EventHandler, type RequestHandler, type Subscribable, type Unsubscribable } from './server/handler.js';
 export { RpcServer, type RpcListenOptions, type RpcServerEvents, type RpcServerOptions } from './server/server.js';
+export type { RpcServerHooks, RpcServerSettings } from './server/options.js';
 export {
   CancelledError,
   ClientClosedError,
