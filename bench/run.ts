@@ -9,10 +9,11 @@
  *
  * Options: --reps N, --drivers a,b, --workloads w1,w2, --out DIR, --note "text".
  *
- * For each repetition and driver, one server process and one load-generator process are
- * forked (lib/pair.ts) and run the workloads in order; drivers rotate between repetitions so
- * that slow drifts in machine load do not always hit the same one. Results: bench/results/
- * latest.md, latest.json, chart.svg (smoke runs write to a temporary directory).
+ * For each repetition and driver, pairs of processes (one server, one load generator; see
+ * lib/schedule.ts for which workloads share a pair) are forked (lib/pair.ts) and run their
+ * workloads in order; drivers rotate between repetitions so that slow drifts in machine load
+ * do not always hit the same one. Results: bench/results/latest.md, latest.json, chart.svg
+ * (smoke runs write to a temporary directory).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,12 +21,14 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChart } from './lib/chart.js';
-import { LIMITS, type Mode, type WorkloadName, type WorkloadSpec, isWorkloadName, planFor } from './lib/config.js';
+import { type MsgpackrInstall, probeMsgpackr } from './lib/codecs.js';
+import { LIMITS, type Mode, WORKLOAD_NAMES, type WorkloadName, type WorkloadSpec, appliesTo, isWorkloadName, planFor } from './lib/config.js';
 import type { WorkloadResult } from './lib/ipc.js';
 import { type PairOutcome, runPair } from './lib/pair.js';
 import { killAll } from './lib/processes.js';
 import { DRIVER_NAMES, type DriverName, isDriverName } from './lib/registry.js';
 import { type RunMeta, formatLatency, formatValue, renderMarkdown, summarize, targetLines } from './lib/report.js';
+import { pairsFor } from './lib/schedule.js';
 import { summarizeProfile } from './profile-summary.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../results/', import.meta.url));
@@ -84,41 +87,50 @@ function driverName(value: string): DriverName {
 
 function workloadName(value: string): WorkloadName {
   const name = value.toLowerCase();
-  if (!isWorkloadName(name)) throw new Error(`unknown workload ${value} (w1, w2, w3-json, w3-bytes, w4, w5)`);
+  if (!isWorkloadName(name)) throw new Error(`unknown workload ${value} (one of ${WORKLOAD_NAMES.join(', ')})`);
   return name;
 }
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
-  const specs = planFor(options.mode).filter((spec) => options.workloads.length === 0 || options.workloads.includes(spec.name));
+  const msgpackr = await probeMsgpackr();
+  const notes = [...options.notes, msgpackrNote(msgpackr)];
+  let specs = planFor(options.mode).filter((spec) => options.workloads.length === 0 || options.workloads.includes(spec.name));
+  if (!msgpackr.native && specs.some((spec) => spec.codec === 'msgpack')) {
+    // The native variant cannot be measured here; installing the extension is not the benchmark's business.
+    specs = specs.filter((spec) => spec.codec !== 'msgpack');
+    notes.push('W2 msgpack with the native extension was not measured: msgpackr does not load msgpackr-extract in this installation.');
+  }
   if (options.mode === 'profile') return profile(options, specs);
 
   const started = performance.now();
   const loadAtStart = os.loadavg();
   console.log(`bench (${options.mode}): ${options.drivers.length} drivers x ${specs.length} workloads x ${options.reps} repetition(s); load average ${fmtLoad(loadAtStart)}`);
+  console.log(`  ${msgpackrNote(msgpackr)}`);
   const outcomes: PairOutcome[] = [];
   const skipped: string[] = [];
   for (let rep = 1; rep <= options.reps; rep++) {
     for (const driver of rotate(options.drivers, rep - 1)) {
-      if (options.mode === 'full' && performance.now() - started > LIMITS.fullRunMs) {
-        skipped.push(`${driver} rep ${rep}`);
-        continue;
+      for (const pair of pairsFor(driver, rep, specs)) {
+        if (options.mode === 'full' && performance.now() - started > LIMITS.fullRunMs) {
+          skipped.push(`${driver} ${pair.label} rep ${rep}`);
+          continue;
+        }
+        const outcome = await runPair(driver, rep, pair.specs, { codec: pair.codec, onResult: (result) => console.log(progressLine(driver, rep, result)) });
+        if (outcome.failure !== undefined) {
+          const where = outcome.failure.workload === undefined ? '' : ` in ${outcome.failure.workload}`;
+          console.log(`  ${driver} ${pair.label} rep ${rep} FAILED${where}: ${outcome.failure.error.split('\n').slice(0, 3).join('\n    ')}`);
+        }
+        outcomes.push(outcome);
       }
-      const outcome = await runPair(driver, rep, specs, { onResult: (result) => console.log(progressLine(driver, rep, result)) });
-      if (outcome.failure !== undefined) {
-        const where = outcome.failure.workload === undefined ? '' : ` in ${outcome.failure.workload}`;
-        console.log(`  ${driver} rep ${rep} FAILED${where}: ${outcome.failure.error.split('\n').slice(0, 3).join('\n    ')}`);
-      }
-      outcomes.push(outcome);
     }
   }
 
-  const notes = [...options.notes];
   if (skipped.length > 0) notes.push(`Skipped for the time budget (${LIMITS.fullRunMs / 1000} s): ${skipped.join(', ')}.`);
   if (options.mode === 'full' && Math.max(...loadAtStart, ...os.loadavg()) > os.cpus().length * 0.5) {
     notes.push('The machine was shared while this ran (see the load averages): absolute figures are noisy; ratios between transports of the same run are the ones to read.');
   }
-  const meta = runMeta(options, loadAtStart, (performance.now() - started) / 1000, notes);
+  const meta = runMeta(options, loadAtStart, (performance.now() - started) / 1000, notes, msgpackr);
   const summary = summarize(outcomes, meta);
   const outDir = options.out ?? (options.mode === 'smoke' ? mkdtempSync(join(os.tmpdir(), 'protosocket-bench-smoke-')) : RESULTS_DIR);
   mkdirSync(outDir, { recursive: true });
@@ -144,7 +156,10 @@ async function main(): Promise<number> {
 /** One pair under --cpu-prof; prints the result and the profile's top functions. */
 async function profile(options: Options, specs: WorkloadSpec[]): Promise<number> {
   const driver = options.drivers[0] as DriverName;
-  const workload = specs[0]?.name as WorkloadName;
+  const spec = specs[0];
+  if (spec === undefined) throw new Error('no such workload in this installation (see the notes above)');
+  if (!appliesTo(spec, driver)) throw new Error(`${spec.name} does not apply to the ${driver} driver`);
+  const workload: WorkloadName = spec.name;
   const dir = join(RESULTS_DIR, 'profiles');
   mkdirSync(dir, { recursive: true });
   const stem = `${driver}-${workload}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -152,6 +167,7 @@ async function profile(options: Options, specs: WorkloadSpec[]): Promise<number>
   const clientName = options.profileClient ? `${stem}.client.cpuprofile` : undefined;
   console.log(`profiling the ${driver} server${clientName === undefined ? '' : ' and load generator'} under ${workload} (node --cpu-prof, ${PROFILE_INTERVAL_US} µs sampling)`);
   const outcome = await runPair(driver, 1, specs, {
+    codec: spec.codec ?? 'json',
     profile: { dir, name, intervalUs: PROFILE_INTERVAL_US, ...(clientName === undefined ? {} : { clientName }) },
     onResult: (result) => console.log(progressLine(driver, 1, result)),
   });
@@ -168,9 +184,17 @@ async function profile(options: Options, specs: WorkloadSpec[]): Promise<number>
 }
 
 function progressLine(driver: DriverName, rep: number, r: WorkloadResult): string {
-  const parts = [`  rep ${rep}  ${driver.padEnd(16)} ${r.workload.padEnd(9)}`, `${formatValue(r.rate, '/s').padStart(7)}/s`];
+  const parts = [`  rep ${rep}  ${driver.padEnd(16)} ${r.workload.padEnd(13)}`, `${formatValue(r.rate, '/s').padStart(7)}/s`];
   if (r.mbPerSec !== undefined && r.workload.startsWith('w3')) parts.push(`${r.mbPerSec.toFixed(0).padStart(5)} MB/s`);
   if (r.latencyUs !== undefined) parts.push(`p50 ${formatLatency(r.latencyUs.p50)}`, `p99 ${formatLatency(r.latencyUs.p99)}`);
+  if (r.fleet !== undefined) parts.push(`${r.fleet.connections} connections in ${r.fleet.processes} processes`);
+  if (r.idle !== undefined) {
+    const kib = r.idle.perConnectionKiB;
+    parts.push(
+      `${r.idle.connections} accepted in ${r.idle.acceptMs.toFixed(0)} ms`,
+      `per connection: RSS ${kib.rss.toFixed(1)} KiB, heap ${kib.heapUsed.toFixed(1)} KiB, external ${kib.external.toFixed(1)} KiB`,
+    );
+  }
   const serverLoad = (r.server.cpuUserUs + r.server.cpuSystemUs) / 1000 / Math.max(1, r.server.elapsedMs);
   parts.push(
     `server ${r.serverCpuUsPerOp.toFixed(1)} µs CPU/op, ${serverLoad.toFixed(2)} cores, peak RSS ${(r.server.peakRssBytes / 1e6).toFixed(0)} MB`,
@@ -184,7 +208,7 @@ function missingResults(outcomes: PairOutcome[], drivers: DriverName[], specs: W
   const missing: string[] = [];
   for (const driver of drivers) {
     for (const spec of specs) {
-      if (!outcomes.some((o) => o.driver === driver && o.results.some((r) => r.workload === spec.name))) missing.push(`${driver}: no result for ${spec.name}`);
+      if (appliesTo(spec, driver) && !outcomes.some((o) => o.driver === driver && o.results.some((r) => r.workload === spec.name))) missing.push(`${driver}: no result for ${spec.name}`);
     }
   }
   return missing;
@@ -205,7 +229,12 @@ function checkOutputs(dir: string): string[] {
   return problems;
 }
 
-function runMeta(options: Options, loadAtStart: number[], totalSeconds: number, notes: string[]): RunMeta {
+function msgpackrNote(install: MsgpackrInstall): string {
+  const extract = install.extract === undefined ? 'msgpackr-extract is not installed' : `msgpackr-extract ${install.extract} is installed`;
+  return `msgpackr ${install.version}: ${extract}; its native string extractor is ${install.native ? 'loaded' : 'not loaded'} in this environment.`;
+}
+
+function runMeta(options: Options, loadAtStart: number[], totalSeconds: number, notes: string[], msgpackr: MsgpackrInstall): RunMeta {
   const cpus = os.cpus();
   return {
     date: new Date().toISOString(),
@@ -217,6 +246,7 @@ function runMeta(options: Options, loadAtStart: number[], totalSeconds: number, 
     loadAverage: { start: loadAtStart, end: os.loadavg() },
     git: gitState(),
     totalSeconds,
+    msgpackr,
     notes,
   };
 }

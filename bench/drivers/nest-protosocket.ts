@@ -2,26 +2,29 @@
  * (a) This transport through the full Nest pipeline: `ProtosocketServer` as the strategy of a
  * microservice built by NestFactory.createMicroservice, `ProtosocketClient` as the ClientProxy.
  */
+import type { Server } from 'node:net';
 import { NestFactory } from '@nestjs/core';
-import { lastValueFrom } from 'rxjs';
+import { firstValueFrom, lastValueFrom } from 'rxjs';
 import { ProtosocketClient, ProtosocketServer } from '../../src/nest/index.js';
+import type { RpcCodec } from '../lib/codecs.js';
+import { SERVER_MAX_CONCURRENT_CALLS } from '../lib/config.js';
 import { COUNT, type Driver, ECHO, STREAM } from '../lib/driver.js';
 import { BenchAppModule } from '../lib/nest-app.js';
 
 const HOST = '127.0.0.1';
 
 export const driver: Driver = {
-  async startServer(hooks) {
-    const strategy = new ProtosocketServer({ host: HOST, port: 0 });
+  async startServer(hooks, options) {
+    const strategy = new ProtosocketServer({ host: HOST, port: 0, maxConcurrentCalls: SERVER_MAX_CONCURRENT_CALLS, ...nestCodecOptions(options.codec) });
     const app = await NestFactory.createMicroservice(BenchAppModule.forRoot(hooks), { strategy, logger: false });
     await app.listen();
     const port = strategy.port;
     if (port === undefined) throw new Error('ProtosocketServer has no port after listen');
-    return { port, close: () => app.close() };
+    return { port, netServer: strategy.unwrap<Server>(), close: () => app.close() };
   },
 
-  async connect(port) {
-    const client = new ProtosocketClient({ host: HOST, port, reconnect: false });
+  async connect(port, options) {
+    const client = new ProtosocketClient({ host: HOST, port, reconnect: false, ...nestCodecOptions(options.codec) });
     await client.connect();
     return {
       request(data, done) {
@@ -39,9 +42,20 @@ export const driver: Driver = {
         // Completes once queued, or after the connection drained when it was over its high-water mark.
         return lastValueFrom(client.emit(COUNT, data), { defaultValue: undefined }).then(noop);
       },
+      call: (data) => firstValueFrom(client.send(ECHO, data)),
       close: () => client.close(),
     };
   },
 };
+
+/**
+ * The codec as the Nest options take it. Both spellings are passed: `codec` (the RPC API's
+ * option, which the Nest options are moving to) and `encoder`/`decoder` (the Nest options
+ * until then); each version of the options reads the one it has, so the benchmark never runs
+ * JSON under another codec's name.
+ */
+function nestCodecOptions(codec: RpcCodec): { codec: RpcCodec; encoder: RpcCodec['encoder']; decoder: RpcCodec['decoder'] } {
+  return { codec, encoder: codec.encoder, decoder: codec.decoder };
+}
 
 function noop(): void {}

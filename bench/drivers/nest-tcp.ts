@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { ClientProxyFactory, type MicroserviceOptions, Transport } from '@nestjs/microservices';
-import { lastValueFrom } from 'rxjs';
-import { COUNT, type Driver, ECHO, STREAM } from '../lib/driver.js';
+import { firstValueFrom, lastValueFrom } from 'rxjs';
+import { COUNT, type Driver, ECHO, STREAM, requireJson } from '../lib/driver.js';
 import { BenchAppModule } from '../lib/nest-app.js';
 
 const HOST = '127.0.0.1';
@@ -19,18 +19,21 @@ const HOST = '127.0.0.1';
 const EMIT_HIGH_WATER_MARK = 1024 * 1024;
 
 export const driver: Driver = {
-  async startServer(hooks) {
+  async startServer(hooks, options) {
+    requireJson('nest-tcp', options);
     const app = await NestFactory.createMicroservice<MicroserviceOptions>(BenchAppModule.forRoot(hooks), {
       transport: Transport.TCP,
       options: { host: HOST, port: 0 },
       logger: false,
     });
     await app.listen();
-    const port = (app.unwrap<Server>().address() as AddressInfo).port;
-    return { port, close: () => app.close() };
+    const netServer = app.unwrap<Server>();
+    const port = (netServer.address() as AddressInfo).port;
+    return { port, netServer, close: () => app.close() };
   },
 
-  async connect(port) {
+  async connect(port, options) {
+    requireJson('nest-tcp', options);
     const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: HOST, port } });
     await client.connect();
     const socket = client.unwrap<Socket>();
@@ -54,6 +57,7 @@ export const driver: Driver = {
           socket.writableLength > EMIT_HIGH_WATER_MARK ? waitForDrain() : undefined,
         );
       },
+      call: (data) => firstValueFrom(client.send(ECHO, data)),
       async close() {
         await client.close();
       },

@@ -7,7 +7,7 @@
  */
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
-import type { Done, Driver, StreamDone } from '../lib/driver.js';
+import { type Done, type Driver, type StreamDone, requireJson } from '../lib/driver.js';
 import { FrameSplitter, Kind, TickWriter } from '../lib/raw-frames.js';
 
 const HOST = '127.0.0.1';
@@ -16,7 +16,8 @@ const EMIT_HIGH_WATER_MARK = 1024 * 1024;
 const MAX_ID = 0xffff_ffff;
 
 export const driver: Driver = {
-  async startServer(hooks) {
+  async startServer(hooks, options) {
+    requireJson('raw-net', options);
     const sockets = new Set<net.Socket>();
     const server = net.createServer({ noDelay: true }, (socket) => {
       sockets.add(socket);
@@ -53,6 +54,7 @@ export const driver: Driver = {
     });
     return {
       port: (server.address() as AddressInfo).port,
+      netServer: server,
       close: () =>
         new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -61,7 +63,8 @@ export const driver: Driver = {
     };
   },
 
-  async connect(port) {
+  async connect(port, options) {
+    requireJson('raw-net', options);
     const socket = net.connect({ host: HOST, port, noDelay: true });
     await once(socket, 'connect');
     const out = new TickWriter(socket);

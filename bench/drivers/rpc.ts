@@ -1,12 +1,13 @@
 /** (b) This transport's RPC API, without Nest: `RpcServer` handlers and an `RpcClient`. */
 import { type CallObserver, RpcClient, RpcServer } from '../../src/rpc/index.js';
+import { SERVER_MAX_CONCURRENT_CALLS } from '../lib/config.js';
 import { COUNT, type Done, type Driver, ECHO, STREAM } from '../lib/driver.js';
 
 const HOST = '127.0.0.1';
 
 export const driver: Driver = {
-  async startServer(hooks) {
-    const server = new RpcServer({ host: HOST, port: 0, drainTimeoutMs: 1_000 });
+  async startServer(hooks, options) {
+    const server = new RpcServer({ host: HOST, port: 0, drainTimeoutMs: 1_000, codec: options.codec, maxConcurrentCalls: SERVER_MAX_CONCURRENT_CALLS });
     server.handle(ECHO, (data) => {
       hooks.request();
       return data;
@@ -17,11 +18,11 @@ export const driver: Driver = {
     await server.listen();
     const port = server.port;
     if (port === undefined) throw new Error('RpcServer has no port after listen');
-    return { port, close: () => server.close() };
+    return { port, netServer: server.unwrap(), close: () => server.close() };
   },
 
-  async connect(port) {
-    const client = new RpcClient({ host: HOST, port, reconnect: false, closeTimeoutMs: 1_000 });
+  async connect(port, options) {
+    const client = new RpcClient({ host: HOST, port, reconnect: false, closeTimeoutMs: 1_000, codec: options.codec });
     await client.connect();
     return {
       // The observer form of the API: as callback-based as the raw net reference, one object per call.
@@ -33,6 +34,11 @@ export const driver: Driver = {
       },
       emit(data) {
         return client.sendEvent(COUNT, data);
+      },
+      // The forms a user writes: a promise per call, an async iterator per stream.
+      call: (data) => client.call(ECHO, data),
+      async iterate(count, onItem) {
+        for await (const _item of client.stream(STREAM, count)) onItem();
       },
       close: () => client.close(),
     };

@@ -5,10 +5,11 @@
  * through the orchestrator.
  */
 import 'reflect-metadata';
+import { loadCodec } from './codecs.js';
 import { LIMITS } from './config.js';
 import { type Answer, type ControlOp, type ControlOps, type ToClient, die, exitWithParent, sendToParent } from './ipc.js';
 import { loadDriver } from './registry.js';
-import { type ServerControl, runWorkload } from './workloads.js';
+import { type ServerControl, type WorkloadContext, runWorkload } from './workloads.js';
 
 /** Control requests in flight, by id. */
 class ParentControl implements ServerControl {
@@ -37,9 +38,9 @@ class ParentControl implements ServerControl {
   }
 }
 
-/** `waitEvents` legitimately takes up to its own cap. */
+/** `waitEvents` and `waitConnections` legitimately take up to their own cap. */
 function extraWait(op: ControlOp, arg: unknown): number {
-  return op === 'waitEvents' ? (arg as { capMs: number }).capMs : 0;
+  return op === 'waitEvents' || op === 'waitConnections' ? (arg as { capMs: number }).capMs : 0;
 }
 
 function main(): void {
@@ -53,10 +54,12 @@ function main(): void {
 
 async function run(job: Extract<ToClient, { t: 'run' }>, control: ParentControl): Promise<void> {
   const driver = await loadDriver(job.driver);
-  const client = await driver.connect(job.port);
+  const options = { codecName: job.codec, codec: await loadCodec(job.codec) };
+  const client = await driver.connect(job.port, options);
+  const context: WorkloadContext = { driverName: job.driver, driver, options, port: job.port, client, control };
   for (const spec of job.specs) {
     try {
-      const result = await runWorkload(spec, client, control);
+      const result = await runWorkload(spec, context);
       sendToParent({ t: 'result', result });
     } catch (err) {
       die(err, { workload: spec.name });

@@ -10,6 +10,10 @@
  *   stream  request -> `count` items (`hooks.streamItems(count)`), then the end of the call
  *   count   event   -> no reply; the server counts it (`hooks.event()`)
  */
+import type { Server } from 'node:net';
+import type { RpcCodec } from './codecs.js';
+import type { CodecName } from './config.js';
+
 export const ECHO = 'echo';
 export const STREAM = 'stream';
 export const COUNT = 'count';
@@ -32,7 +36,16 @@ export interface ServerHooks {
 
 export interface DriverServer {
   readonly port: number;
+  /** The listening socket, where the server process counts accepted connections (W7). */
+  readonly netServer: Server;
   close(): Promise<void>;
+}
+
+/** How a pair's server and clients are configured; the same on both ends. */
+export interface DriverOptions {
+  /** The wire codec; only the protosocket drivers take another than JSON. */
+  codecName: CodecName;
+  codec: RpcCodec;
 }
 
 export interface DriverClient {
@@ -46,10 +59,22 @@ export interface DriverClient {
    * runner waits for the promises of a window before sending the next window.
    */
   emit(data: unknown): Promise<void> | undefined;
+  /**
+   * One echo round trip written as a user writes it: `await firstValueFrom(client.send(...))`,
+   * `await rpc.call(...)`. Absent where the transport has no awaitable call (raw net).
+   */
+  call?(data: unknown): Promise<unknown>;
+  /** One stream call consumed with `for await`; absent where the transport has none. */
+  iterate?(count: number, onItem: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface Driver {
-  startServer(hooks: ServerHooks): Promise<DriverServer>;
-  connect(port: number): Promise<DriverClient>;
+  startServer(hooks: ServerHooks, options: DriverOptions): Promise<DriverServer>;
+  connect(port: number, options: DriverOptions): Promise<DriverClient>;
+}
+
+/** For the drivers that have only their own framing. */
+export function requireJson(driver: string, options: DriverOptions): void {
+  if (options.codecName !== 'json') throw new Error(`the ${driver} driver has no codec option: it runs JSON only`);
 }

@@ -3,7 +3,8 @@ import type { LatencySummary } from './ipc.js';
 
 /**
  * Request latencies in an HDR histogram: recorded in nanoseconds with 3 significant digits
- * (so 0.1% resolution at any magnitude), reported in microseconds.
+ * (so 0.1% resolution at any magnitude), reported in microseconds. Histograms of several
+ * processes (W6) travel encoded and are added up.
  */
 export class LatencyHistogram {
   private readonly histogram = hdr.build({
@@ -20,6 +21,16 @@ export class LatencyHistogram {
 
   get count(): number {
     return this.histogram.totalCount;
+  }
+
+  /** The recorded values, compressed, for another process to `add`. */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.histogram);
+  }
+
+  /** Adds the values of an `encode`d histogram. */
+  add(encoded: string): void {
+    this.histogram.add(hdr.decodeFromCompressedBase64(encoded, 32, false));
   }
 
   summary(): LatencySummary {

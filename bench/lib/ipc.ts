@@ -7,7 +7,7 @@
  *                  <──────────answer──────────────              <─answer─
  *                  ──result (one per workload)──> orchestrator
  */
-import type { WorkloadName, WorkloadSpec } from './config.js';
+import type { Bound, CodecName, FleetSpec, WorkloadName, WorkloadSpec } from './config.js';
 import type { DriverName } from './registry.js';
 
 /** Server-side figures for one measured window (between `begin` and `end`). */
@@ -28,12 +28,33 @@ export interface EventsReceived {
   complete: boolean;
 }
 
+export interface ConnectionsAccepted {
+  accepted: number;
+  /** When the server accepted the last expected connection (monotonic clock, lib/clock.ts), or the cap. */
+  lastAt: number;
+  /** All expected connections arrived before the cap. */
+  complete: boolean;
+}
+
+/** `process.memoryUsage()` after a full GC, in bytes. */
+export interface MemorySnapshot {
+  rss: number;
+  heapUsed: number;
+  /** C++ objects bound to JS ones, ArrayBuffers and Buffers included. */
+  external: number;
+  arrayBuffers: number;
+}
+
 export interface ControlOps {
   /** Starts a window: counters reset, CPU and RSS tracked from here. */
-  begin: { arg: { expectEvents?: number }; value: null };
+  begin: { arg: { expectEvents?: number; expectConnections?: number }; value: null };
   end: { arg: null; value: ServerWindow };
   /** Waits until the events announced by `begin` arrived, or `capMs`. */
   waitEvents: { arg: { capMs: number }; value: EventsReceived };
+  /** Waits until the connections announced by `begin` were accepted, or `capMs`. */
+  waitConnections: { arg: { capMs: number }; value: ConnectionsAccepted };
+  /** The server's memory after a full GC. */
+  memory: { arg: null; value: MemorySnapshot };
 }
 export type ControlOp = keyof ControlOps;
 
@@ -75,15 +96,49 @@ export interface WorkloadResult {
   clientCpuLoad: number;
   /** Set when the window hit its time cap before its count (the figures cover what arrived). */
   note?: string;
+  /** W6: how the load was spread. */
+  fleet?: { processes: number; connections: number };
+  /** W7: the idle connections and what they cost the server. */
+  idle?: IdleFigures;
+}
+
+export interface IdleFigures {
+  connections: number;
+  /** From the load generator's first connect to the server accepting the last connection. */
+  acceptMs: number;
+  /** From the first connect to the last client reporting itself connected. */
+  clientConnectMs: number;
+  /** The server's memory (after a GC) before the connections and after `settleMs` of idling with them. */
+  before: MemorySnapshot;
+  after: MemorySnapshot;
+  /** (after - before) / connections, in KiB. */
+  perConnectionKiB: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
 }
 
 export type ToServer = Ask | { t: 'shutdown' };
 export type FromServer = { t: 'ready'; port: number; idleRssBytes: number } | Answer | { t: 'fatal'; error: string; workload?: WorkloadName };
-export type ToClient = { t: 'run'; driver: DriverName; port: number; specs: WorkloadSpec[] } | Answer;
+export type ToClient = { t: 'run'; driver: DriverName; codec: CodecName; port: number; specs: WorkloadSpec[] } | Answer;
+
+/**
+ * The W6 load generator and its helper processes (lib/fleet.ts, lib/fleet-main.ts):
+ *
+ *   coordinator ──connect──> helper: opens its connections ──connected──>
+ *               ──run(warm-up bound)──>                      ──ran──>
+ *               ──run(measured bound)──>                     ──ran (counts, times, histogram)──>
+ *               ──close──>                                   closes them, exits
+ */
+export type ToFleet =
+  | { t: 'connect'; driver: DriverName; codec: CodecName; port: number; connections: number; spec: FleetSpec }
+  | { t: 'run'; bound: Bound; measured: boolean }
+  | { t: 'close' };
+export type FromFleet =
+  | { t: 'connected' }
+  | { t: 'ran'; completed: number; startedAt: number; lastReplyAt: number; cpuUs: number; histogram?: string }
+  | { t: 'fatal'; error: string };
 export type FromClient = Ask | { t: 'result'; result: WorkloadResult } | { t: 'done' } | { t: 'fatal'; error: string; workload?: WorkloadName };
 
 /** Sends on this process's IPC channel (children only); `then` runs once it is handed over. */
-export function sendToParent(message: FromServer | FromClient, then?: () => void): void {
+export function sendToParent(message: FromServer | FromClient | FromFleet, then?: () => void): void {
   if (process.send === undefined) throw new Error('not started by the orchestrator (no IPC channel)');
   process.send(message, undefined, undefined, then);
 }

@@ -10,15 +10,18 @@
  * workloads' own bounds plus start-up time.
  */
 import { fileURLToPath } from 'node:url';
-import { LIMITS, type WorkloadName, type WorkloadSpec, workloadBudgetMs } from './config.js';
+import { codecEnv } from './codecs.js';
+import { type CodecName, FD_HEADROOM, LIMITS, type WorkloadName, type WorkloadSpec, serverConnections, workloadBudgetMs } from './config.js';
 import type { FromClient, FromServer, ToClient, ToServer, WorkloadResult } from './ipc.js';
-import { Child, describeExit, exitWithin, waitForMessage } from './processes.js';
+import { Child, describeExit, exitWithin, openFilesLimit, waitForMessage } from './processes.js';
 import type { DriverName } from './registry.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./server-main.js', import.meta.url));
 const CLIENT_MAIN = fileURLToPath(new URL('./client-main.js', import.meta.url));
 
 export interface PairOptions {
+  /** The codec both processes use (lib/schedule.ts gives each codec its own pair). Default JSON. */
+  codec?: CodecName;
   /**
    * Run the server under `node --cpu-prof`, writing `<dir>/<name>` and the measured windows to
    * `<dir>/<name>.window.json`; with `client`, the load generator too (`<dir>/<clientName>`).
@@ -31,6 +34,7 @@ export interface PairOptions {
 export interface PairOutcome {
   driver: DriverName;
   rep: number;
+  codec: CodecName;
   idleRssBytes: number;
   results: WorkloadResult[];
   /** What failed, if anything: the workload it happened in, when known. */
@@ -41,24 +45,28 @@ type ServerChild = Child<ToServer, FromServer>;
 type ClientChild = Child<ToClient, FromClient>;
 
 export async function runPair(driver: DriverName, rep: number, specs: WorkloadSpec[], options: PairOptions = {}): Promise<PairOutcome> {
-  const outcome: PairOutcome = { driver, rep, idleRssBytes: 0, results: [] };
+  const codec = options.codec ?? 'json';
+  const outcome: PairOutcome = { driver, rep, codec, idleRssBytes: 0, results: [] };
+  const fdProblem = checkOpenFiles(specs);
+  if (fdProblem !== undefined) return { ...outcome, failure: fdProblem };
   const profile = options.profile;
+  const env = codecEnv(codec);
   const serverArgv = ['--expose-gc'];
-  const serverArgs: string[] = [driver];
+  const serverArgs: string[] = [driver, codec];
   const clientArgv = ['--expose-gc'];
   if (profile !== undefined) {
     serverArgv.push(...cpuProfFlags(profile.dir, profile.name, profile.intervalUs));
     serverArgs.push(`${profile.dir}/${profile.name}.window.json`);
     if (profile.clientName !== undefined) clientArgv.push(...cpuProfFlags(profile.dir, profile.clientName, profile.intervalUs));
   }
-  const server: ServerChild = new Child(`${driver} server`, SERVER_MAIN, serverArgs, serverArgv);
+  const server: ServerChild = new Child(`${driver} server`, SERVER_MAIN, serverArgs, serverArgv, env);
   let client: ClientChild | undefined;
   try {
     const ready = await waitForMessage(server, (m) => m.t === 'ready' || m.t === 'fatal', LIMITS.serverStartMs, 'ready');
     if (ready.t !== 'ready') throw new Error(`server failed to start: ${ready.t === 'fatal' ? ready.error : ready.t}`);
     outcome.idleRssBytes = ready.idleRssBytes;
 
-    client = new Child(`${driver} load generator`, CLIENT_MAIN, [], clientArgv);
+    client = new Child(`${driver} load generator`, CLIENT_MAIN, [], clientArgv, env);
     relay(server, client);
     let lastWorkload: WorkloadName | undefined;
     client.onMessage((message) => {
@@ -71,7 +79,7 @@ export async function runPair(driver: DriverName, rep: number, specs: WorkloadSp
     server.onMessage((message) => {
       if (message.t === 'fatal') outcome.failure ??= { error: `server: ${message.error}` };
     });
-    client.send({ t: 'run', driver, port: ready.port, specs });
+    client.send({ t: 'run', driver, codec, port: ready.port, specs });
 
     const budget = LIMITS.clientStartMs + specs.reduce((sum, spec) => sum + workloadBudgetMs(spec), 0);
     const end: FromClient = await waitForMessage(client, (m) => m.t === 'done' || m.t === 'fatal', budget, 'end of workloads').catch(
@@ -90,6 +98,22 @@ export async function runPair(driver: DriverName, rep: number, specs: WorkloadSp
     await Promise.all([server.kill(), client?.kill()]);
   }
   return outcome;
+}
+
+/**
+ * W6 and W7 hold thousands of sockets in one process. Node raises its soft limit on open files
+ * to the hard limit at start-up, so only the hard limit can stop them: checked here, so the
+ * pair fails with the remedy rather than with EMFILE halfway through.
+ */
+function checkOpenFiles(specs: WorkloadSpec[]): PairOutcome['failure'] | undefined {
+  const needed = Math.max(0, ...specs.map(serverConnections)) + FD_HEADROOM;
+  const limit = openFilesLimit();
+  if (needed <= limit) return undefined;
+  const spec = specs.reduce((a, b) => (serverConnections(b) > serverConnections(a) ? b : a));
+  return {
+    workload: spec.name,
+    error: `${spec.name} needs ${needed} open files per process, but the hard limit (ulimit -Hn) is ${limit}: raise it (as root: ulimit -Hn ${needed}, or LimitNOFILE / limits.conf) and run again`,
+  };
 }
 
 function cpuProfFlags(dir: string, name: string, intervalUs: number): string[] {

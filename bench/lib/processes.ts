@@ -2,7 +2,7 @@
  * Child processes of the orchestrator. Every child is tracked from fork to exit, and killed
  * (by its own pid) when the run ends, fails, or is interrupted: nothing outlives `npm run bench`.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 
 const live = new Set<ChildProcess>();
 let hooksInstalled = false;
@@ -22,9 +22,10 @@ export class Child<In, Out> {
     script: string,
     args: string[],
     execArgv: string[],
+    env: NodeJS.ProcessEnv = process.env,
   ) {
     installExitHooks();
-    this.process = fork(script, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    this.process = fork(script, args, { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     live.add(this.process);
     this.exited = new Promise((resolve) => {
       this.process.once('exit', (code, signal) => {
@@ -92,6 +93,28 @@ export async function exitWithin(child: Child<never, unknown>, timeoutMs: number
 
 export function describeExit(exit: Exit): string {
   return exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code}`;
+}
+
+/**
+ * The most file descriptors a process started from here may open: the hard limit
+ * (`ulimit -Hn`), since Node raises its soft limit to the hard one at start-up. Infinity when
+ * unlimited or unknown (then a process that runs out fails with EMFILE, and says so).
+ */
+export function openFilesLimit(): number {
+  openFiles ??= readOpenFilesLimit();
+  return openFiles;
+}
+
+let openFiles: number | undefined;
+
+function readOpenFilesLimit(): number {
+  try {
+    const text = execFileSync('/bin/sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim();
+    const limit = Number(text);
+    return Number.isSafeInteger(limit) && limit > 0 ? limit : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 /** Kills every child still running. */

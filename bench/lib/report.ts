@@ -17,6 +17,8 @@ export interface RunMeta {
   loadAverage: { start: number[]; end: number[] };
   git: { commit: string; dirty: string[] };
   totalSeconds: number;
+  /** What msgpackr loads in this installation (lib/codecs.ts). */
+  msgpackr?: { version: string; extract: string | undefined; native: boolean };
   notes: string[];
 }
 
@@ -29,6 +31,11 @@ export interface Figure {
   better: 'higher' | 'lower';
   /** Which table it belongs in. */
   table: 'main' | 'server';
+  /**
+   * The figure this one is a variant of (another call style, codec): where Nest TCP or raw net
+   * has no cell in this figure, its ratios are to their cell in the reference.
+   */
+  reference?: string;
   pick(result: WorkloadResult | undefined, outcome: PairOutcome): number | undefined;
 }
 
@@ -56,7 +63,37 @@ export const FIGURES: Figure[] = [
   { id: 'w3-bytes.mbps', workload: 'w3-bytes', label: 'W3 64 KiB Buffer', unit: 'MB/s', better: 'higher', table: 'main', pick: (r) => r?.mbPerSec },
   { id: 'w4.rate', workload: 'w4', label: 'W4 events received', unit: 'events/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
   { id: 'w5.rate', workload: 'w5', label: 'W5 streamed messages', unit: 'msg/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
-  { id: 'idle.rss', label: 'Server RSS after start-up (idle)', unit: 'MB', better: 'lower', table: 'server', pick: (_r, o) => mb(o.idleRssBytes) },
+  // The call style a user writes, next to the callback/observer style above.
+  { ...latency('w1-await', 'p50', 'W1 latency p50, awaited calls'), reference: 'w1.p50' },
+  { ...latency('w1-await', 'p99', 'W1 latency p99, awaited calls'), reference: 'w1.p99' },
+  { id: 'w2-await.rate', workload: 'w2-await', label: 'W2 throughput, awaited calls', unit: 'req/s', better: 'higher', table: 'main', reference: 'w2.rate', pick: (r) => r?.rate },
+  clientCpu('w2', 'W2 load-generator CPU per request'),
+  { ...clientCpu('w2-await', 'W2 load-generator CPU per request, awaited calls'), reference: 'w2.client-cpu' },
+  { id: 'w5-await.rate', workload: 'w5-await', label: 'W5 streamed messages, for await', unit: 'msg/s', better: 'higher', table: 'main', reference: 'w5.rate', pick: (r) => r?.rate },
+  // Codecs: W2 with each codec, next to JSON.
+  codecRate('w2-msgpack', 'W2 throughput, msgpack codec'),
+  codecRate('w2-msgpack-js', 'W2 throughput, msgpack codec without its native extension'),
+  codecRate('w2-protobuf', 'W2 throughput, protobuf codec'),
+  // How cost grows with connections and calls in flight.
+  { id: 'w6.rate', workload: 'w6', label: 'W6 throughput, 1,000 connections x 4 in flight', unit: 'req/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
+  latency('w6', 'p99', 'W6 latency p99'),
+  { id: 'w6.rss', workload: 'w6', label: 'W6 server peak RSS', unit: 'MB', better: 'lower', table: 'main', pick: (r) => mb(r?.server.peakRssBytes) },
+  {
+    id: 'w6.rss-growth',
+    workload: 'w6',
+    label: 'W6 server RSS growth over idle',
+    unit: 'MB',
+    better: 'lower',
+    table: 'main',
+    pick: (r, o) => mb(r === undefined ? undefined : r.server.peakRssBytes - o.idleRssBytes),
+  },
+  perIdleConnection('rss', 'W7 server RSS per idle connection'),
+  perIdleConnection('heapUsed', 'W7 server JS heap per idle connection'),
+  perIdleConnection('external', 'W7 server external memory per idle connection (Buffers included)'),
+  { id: 'w7.accept', workload: 'w7', label: 'W7 time to accept every connection', unit: 'ms', better: 'lower', table: 'main', pick: (r) => r?.idle?.acceptMs },
+  { id: 'w8.rate', workload: 'w8', label: 'W8 throughput, 4,096 in flight on one connection', unit: 'req/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
+  latency('w8', 'p99', 'W8 latency p99'),
+  { id: 'idle.rss', label: 'Server RSS after start-up (idle)', unit: 'MB', better: 'lower', table: 'server', pick: (_r, o) => (o.idleRssBytes > 0 ? mb(o.idleRssBytes) : undefined) },
   ...WORKLOAD_NAMES.flatMap((workload): Figure[] => [
     { id: `${workload}.peak-rss`, workload, label: `${WORKLOAD_LABELS[workload]} server peak RSS`, unit: 'MB', better: 'lower', table: 'server', pick: (r) => mb(r?.server.peakRssBytes) },
     { id: `${workload}.cpu-op`, workload, label: `${WORKLOAD_LABELS[workload]} server CPU per operation`, unit: 'µs', better: 'lower', table: 'server', pick: (r) => r?.serverCpuUsPerOp },
@@ -79,6 +116,19 @@ function latency(workload: WorkloadName, percentile: 'p50' | 'p99' | 'p999', lab
   return { id: `${workload}.${percentile}`, workload, label, unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.latencyUs?.[percentile] };
 }
 
+function clientCpu(workload: WorkloadName, label: string): Figure {
+  return { id: `${workload}.client-cpu`, workload, label, unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.clientCpuUsPerOp };
+}
+
+/** Only the protosocket drivers have codecs: their ratios are to the JSON W2 of Nest TCP and raw net. */
+function codecRate(workload: WorkloadName, label: string): Figure {
+  return { id: `${workload}.rate`, workload, label, unit: 'req/s', better: 'higher', table: 'main', reference: 'w2.rate', pick: (r) => r?.rate };
+}
+
+function perIdleConnection(key: 'rss' | 'heapUsed' | 'external', label: string): Figure {
+  return { id: `w7.${key}`, workload: 'w7', label, unit: 'KiB', better: 'lower', table: 'main', pick: (r) => r?.idle?.perConnectionKiB[key] };
+}
+
 export interface Cell {
   median: number;
   reps: number[];
@@ -94,6 +144,7 @@ export interface FigureResult {
   unit: string;
   better: 'higher' | 'lower';
   table: 'main' | 'server';
+  reference?: string;
   cells: Partial<Record<DriverName, Cell>>;
 }
 
@@ -136,6 +187,7 @@ export function summarize(outcomes: PairOutcome[], meta: RunMeta): Summary {
   const drivers = DRIVER_NAMES.filter((name) => outcomes.some((o) => o.driver === name));
   const figures = FIGURES.map((figure) => summarizeFigure(figure, outcomes, drivers));
   const byId = new Map(figures.map((f) => [f.id, f]));
+  for (const figure of figures) addRatios(figure, figure.reference === undefined ? undefined : byId.get(figure.reference));
   const targets = TARGETS.map((t): Target => {
     const figure = byId.get(t.figure);
     const value = figure?.cells[t.driver]?.median;
@@ -165,14 +217,18 @@ function summarizeFigure(figure: Figure, outcomes: PairOutcome[], drivers: Drive
     const m = median(reps);
     cells[driver] = { median: m, reps, spread: m > 0 ? (Math.max(...reps) - Math.min(...reps)) / m : 0 };
   }
-  for (const cell of Object.values(cells)) {
-    const nestTcp = cells[NEST_TCP]?.median;
-    const rawNet = cells[RAW_NET]?.median;
+  const { pick: _pick, workload: _workload, ...rest } = figure;
+  return { ...rest, cells };
+}
+
+/** Each cell over Nest TCP's and raw net's: in the same figure, or else in its reference. */
+function addRatios(figure: FigureResult, reference: FigureResult | undefined): void {
+  const nestTcp = (figure.cells[NEST_TCP] ?? reference?.cells[NEST_TCP])?.median;
+  const rawNet = (figure.cells[RAW_NET] ?? reference?.cells[RAW_NET])?.median;
+  for (const cell of Object.values(figure.cells)) {
     if (nestTcp !== undefined && nestTcp > 0) cell.vsNestTcp = cell.median / nestTcp;
     if (rawNet !== undefined && rawNet > 0) cell.vsRawNet = cell.median / rawNet;
   }
-  const { pick: _pick, workload: _workload, ...rest } = figure;
-  return { ...rest, cells };
 }
 
 export function median(values: number[]): number {
@@ -198,7 +254,11 @@ export function renderMarkdown(summary: Summary): string {
     '',
   );
   for (const note of meta.notes) lines.push(`> ${note}`, '');
-  lines.push('Each cell: median value, then its ratio to Nest TCP and to raw net from the same run (`×Nest TCP / ×raw net`). ↑ higher is better, ↓ lower is better. † marks a figure whose repetitions spread more than 25% around the median.', '');
+  lines.push(
+    'Each cell: median value, then its ratio to Nest TCP and to raw net from the same run (`×Nest TCP / ×raw net`). ↑ higher is better, ↓ lower is better. † marks a figure whose repetitions spread more than 25% around the median. ' +
+      'A row marked "ratios vs X" is a variant of row X (another call style or codec): where Nest TCP or raw net has no cell in it, the ratio is to their cell in X.',
+    '',
+  );
   lines.push(...renderTable(summary, 'main'), '');
   lines.push('## Targets', '', '```', ...targetLines(summary), '```', '');
   lines.push(
@@ -222,11 +282,13 @@ function renderTable(summary: Summary, table: 'main' | 'server'): string[] {
   const drivers = summary.drivers;
   const header = `| Figure | ${drivers.map((d) => d.label).join(' | ')} |`;
   const rule = `|---|${drivers.map(() => '---:').join('|')}|`;
+  const labels = new Map(summary.figures.map((f) => [f.id, f.label]));
   const rows = summary.figures
-    .filter((f) => f.table === table)
+    .filter((f) => f.table === table && Object.keys(f.cells).length > 0)
     .map((f) => {
       const cells = drivers.map((d) => renderCell(f, f.cells[d.name]));
-      return `| ${f.label} (${f.unit}) ${f.better === 'higher' ? '↑' : '↓'} | ${cells.join(' | ')} |`;
+      const reference = f.reference === undefined ? '' : ` <sub>ratios vs ${labels.get(f.reference) ?? f.reference}</sub>`;
+      return `| ${f.label} (${f.unit}) ${f.better === 'higher' ? '↑' : '↓'}${reference} | ${cells.join(' | ')} |`;
     });
   return [header, rule, ...rows];
 }
@@ -247,7 +309,8 @@ export function targetLines(summary: Summary): string[] {
 
 /** A figure's value in its unit, compact: 12.3k, 1.23M, 58.4, 1,234. */
 export function formatValue(value: number, unit: string): string {
-  if (unit === 'µs') return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1);
+  if (unit === 'µs' || unit === 'ms') return Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1);
+  if (unit === 'KiB') return Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(2);
   if (unit === 'MB' || unit === 'MB/s') return value >= 100 ? value.toFixed(0) : value.toFixed(1);
   if (unit === 'cores') return value.toFixed(2);
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;

@@ -1,25 +1,28 @@
 /**
- * The server process: `node server-main.js <driver> [window-file]`. Starts the driver's server
- * on 127.0.0.1, reports its port, then answers the orchestrator's control requests until told
- * to shut down (or until the orchestrator goes away).
+ * The server process: `node server-main.js <driver> <codec> [window-file]`. Starts the driver's
+ * server on 127.0.0.1, reports its port, then answers the orchestrator's control requests until
+ * told to shut down (or until the orchestrator goes away).
  */
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
-import { LIMITS } from './config.js';
+import { loadCodec } from './codecs.js';
+import { LIMITS, isCodecName } from './config.js';
 import type { DriverServer } from './driver.js';
-import { type Answer, type ControlOp, type ToServer, describeError, die, exitWithParent, sendToParent } from './ipc.js';
+import { type Answer, type ControlOp, type ControlOps, type ToServer, describeError, die, exitWithParent, sendToParent } from './ipc.js';
 import { isDriverName, loadDriver } from './registry.js';
 import { collectGarbage } from './gc.js';
 import { ServerStats } from './server-stats.js';
 
-const [name = '', windowFile] = process.argv.slice(2);
+const [name = '', codecName = '', windowFile] = process.argv.slice(2);
 
 async function main(): Promise<void> {
   exitWithParent();
   if (!isDriverName(name)) throw new Error(`unknown driver ${name}`);
+  if (!isCodecName(codecName)) throw new Error(`unknown codec ${codecName}`);
   const stats = new ServerStats();
   const driver = await loadDriver(name);
-  const server = await driver.startServer(stats.hooks);
+  const server = await driver.startServer(stats.hooks, { codecName, codec: await loadCodec(codecName) });
+  stats.watch(server.netServer);
   collectGarbage();
   process.on('message', (message: ToServer) => {
     if (message.t === 'shutdown') void shutdown(server);
@@ -30,9 +33,11 @@ async function main(): Promise<void> {
 
 function control(stats: ServerStats, op: ControlOp, arg: unknown): unknown {
   switch (op) {
-    case 'begin':
-      stats.begin((arg as { expectEvents?: number }).expectEvents);
+    case 'begin': {
+      const { expectEvents, expectConnections } = arg as ControlOps['begin']['arg'];
+      stats.begin(expectEvents, expectConnections);
       return null;
+    }
     case 'end': {
       const window = stats.end();
       // Profile runs: the measured windows, so the profile summary can leave out warm-up.
@@ -41,6 +46,10 @@ function control(stats: ServerStats, op: ControlOp, arg: unknown): unknown {
     }
     case 'waitEvents':
       return stats.waitEvents((arg as { capMs: number }).capMs);
+    case 'waitConnections':
+      return stats.waitConnections((arg as { capMs: number }).capMs);
+    case 'memory':
+      return stats.memory();
   }
 }
 

@@ -1,14 +1,17 @@
 import { STREAM_ITEM_SIZE, jsonPayload } from './config.js';
 import type { ServerHooks } from './driver.js';
 import { collectGarbage } from './gc.js';
-import type { EventsReceived, ServerWindow } from './ipc.js';
+import type { Server } from 'node:net';
+import { monotonicMs } from './clock.js';
+import type { ConnectionsAccepted, EventsReceived, MemorySnapshot, ServerWindow } from './ipc.js';
 
 const RSS_SAMPLE_MS = 50;
 
 /**
  * What the server process measures about itself in a window: CPU time (process.cpuUsage),
- * peak RSS (sampled every 50 ms, plus at both ends), and the requests and events its
- * handlers saw. The handlers' cost is one increment (and one compare, for events).
+ * peak RSS (sampled every 50 ms, plus at both ends), the requests and events its handlers
+ * saw, and the connections its listening socket accepted. The handlers' cost is one increment
+ * (and one compare, for events).
  */
 export class ServerStats {
   private requests = 0;
@@ -17,6 +20,10 @@ export class ServerStats {
   private firstEventAt = 0;
   private lastExpectedAt = 0;
   private onAllEvents: (() => void) | undefined;
+  private connections = 0;
+  private expectConnections = Number.POSITIVE_INFINITY;
+  private lastExpectedConnectionAt = 0;
+  private onAllConnections: (() => void) | undefined;
   private startedAt = 0;
   private cpuStart: NodeJS.CpuUsage = process.cpuUsage();
   private peakRss = 0;
@@ -40,7 +47,17 @@ export class ServerStats {
     streamItems: (count) => this.streamItems(count),
   };
 
-  begin(expectEvents: number | undefined): void {
+  /** Counts the connections `server` accepts (a 'connection' listener after the transport's own). */
+  watch(server: Server): void {
+    server.on('connection', () => {
+      if (++this.connections === this.expectConnections) {
+        this.lastExpectedConnectionAt = monotonicMs();
+        this.onAllConnections?.();
+      }
+    });
+  }
+
+  begin(expectEvents: number | undefined, expectConnections: number | undefined): void {
     collectGarbage();
     this.requests = 0;
     this.events = 0;
@@ -48,6 +65,10 @@ export class ServerStats {
     this.firstEventAt = 0;
     this.lastExpectedAt = 0;
     this.onAllEvents = undefined;
+    this.connections = 0;
+    this.expectConnections = expectConnections ?? Number.POSITIVE_INFINITY;
+    this.lastExpectedConnectionAt = 0;
+    this.onAllConnections = undefined;
     this.peakRss = process.memoryUsage.rss();
     clearInterval(this.sampler);
     this.sampler = setInterval(() => this.sampleRss(), RSS_SAMPLE_MS);
@@ -91,6 +112,27 @@ export class ServerStats {
       if (this.events >= this.expectEvents) report(true);
       else this.onAllEvents = () => report(true);
     });
+  }
+
+  /** Resolves once the connections announced by `begin` were accepted, or after `capMs` with what came. */
+  waitConnections(capMs: number): Promise<ConnectionsAccepted> {
+    return new Promise((resolve) => {
+      const report = (complete: boolean): void => {
+        clearTimeout(timer);
+        this.onAllConnections = undefined;
+        resolve({ accepted: this.connections, lastAt: complete ? this.lastExpectedConnectionAt : monotonicMs(), complete });
+      };
+      const timer = setTimeout(() => report(false), capMs);
+      if (this.connections >= this.expectConnections) report(true);
+      else this.onAllConnections = () => report(true);
+    });
+  }
+
+  /** The process's memory after a full GC. */
+  memory(): MemorySnapshot {
+    collectGarbage();
+    const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+    return { rss, heapUsed, external, arrayBuffers };
   }
 
   private sampleRss(): void {

@@ -7,20 +7,33 @@
  *   server:                          counters reset, CPU/RSS tracked ──> ServerWindow
  *
  * Every loop stops at a count and at a time, and fails (rather than hangs) when replies stop
- * coming: STALL_MS after its time is up.
+ * coming (loops.ts). W6 runs its loops in helper processes (fleet.ts).
  */
-import { type Bound, type EventSpec, type RequestSpec, STALL_MS, type StreamSpec, type WorkloadSpec, bytesPayload, jsonPayload } from './config.js';
+import { monotonicMs } from './clock.js';
+import { type EventSpec, type IdleSpec, type RequestSpec, STALL_MS, type StreamSpec, type WorkloadSpec, bytesPayload, jsonPayload } from './config.js';
 import type { DriverClient } from './driver.js';
+import { runFleet } from './fleet.js';
 import { collectGarbage } from './gc.js';
 import { LatencyHistogram } from './histogram.js';
-import type { ControlOp, ControlOps, WorkloadResult } from './ipc.js';
+import type { ControlOp, ControlOps, IdleFigures, MemorySnapshot, WorkloadResult } from './ipc.js';
+import { type ClientTarget, awaitedLoop, closeClients, closedLoop, openClients } from './loops.js';
+import { CpuMeter, asError, clientCost, cpuPerOp, perSecond, withTimeout } from './measure.js';
+import type { DriverName } from './registry.js';
 
 /** The load generator's line to the server process (through the orchestrator). */
 export interface ServerControl {
   ask<K extends ControlOp>(op: K, arg: ControlOps[K]['arg']): Promise<ControlOps[K]['value']>;
 }
 
-export function runWorkload(spec: WorkloadSpec, client: DriverClient, control: ServerControl): Promise<WorkloadResult> {
+/** What a workload runs against: the pair's connected client, and what it takes to open more. */
+export interface WorkloadContext extends ClientTarget {
+  driverName: DriverName;
+  client: DriverClient;
+  control: ServerControl;
+}
+
+export function runWorkload(spec: WorkloadSpec, context: WorkloadContext): Promise<WorkloadResult> {
+  const { client, control } = context;
   switch (spec.kind) {
     case 'requests':
       return runRequests(spec, client, control);
@@ -28,19 +41,24 @@ export function runWorkload(spec: WorkloadSpec, client: DriverClient, control: S
       return runEvents(spec, client, control);
     case 'stream':
       return runStream(spec, client, control);
+    case 'fleet':
+      return runFleet(spec, context);
+    case 'idle':
+      return runIdle(spec, context);
   }
 }
 
-// W1, W2, W3: closed-loop echo requests.
+// W1, W2, W3, W8: closed-loop echo requests.
 
 async function runRequests(spec: RequestSpec, client: DriverClient, control: ServerControl): Promise<WorkloadResult> {
   const payload = spec.bytes ? bytesPayload(spec.size) : jsonPayload(spec.size);
-  await closedLoop(client, payload, spec, spec.warmup, undefined);
+  const loop = spec.style === 'await' ? awaitedLoop(client, spec) : closedLoop.bind(undefined, client);
+  await loop(payload, spec, spec.warmup, undefined);
   collectGarbage();
   await control.ask('begin', {});
   const histogram = new LatencyHistogram();
   const clientCpu = new CpuMeter();
-  const { completed, elapsedMs } = await closedLoop(client, payload, spec, spec.measure, histogram);
+  const { completed, elapsedMs } = await loop(payload, spec, spec.measure, histogram);
   const clientCpuUs = clientCpu.read();
   const server = await control.ask('end', null);
   return {
@@ -54,84 +72,6 @@ async function runRequests(spec: RequestSpec, client: DriverClient, control: Ser
     serverCpuUsPerOp: cpuPerOp(server.cpuUserUs + server.cpuSystemUs, completed),
     ...clientCost(clientCpuUs, completed, elapsedMs),
   };
-}
-
-interface LoopResult {
-  completed: number;
-  /** From the first request to the last reply. */
-  elapsedMs: number;
-}
-
-/**
- * Keeps `spec.inFlight` requests outstanding: each reply starts the next request until
- * `bound.count` requests were started or `bound.ms` passed; then waits for the rest.
- */
-function closedLoop(client: DriverClient, payload: unknown, spec: RequestSpec, bound: Bound, histogram: LatencyHistogram | undefined): Promise<LoopResult> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const deadline = start + bound.ms;
-    let started = 0;
-    let completed = 0;
-    let active = 0;
-    let lastReplyAt = start;
-    let verified = false;
-    let settled = false;
-
-    const stallTimer = setTimeout(() => fail(new Error(`${active} requests still unanswered ${STALL_MS} ms after the loop's time was up`)), bound.ms + STALL_MS);
-    function fail(err: unknown): void {
-      if (settled) return;
-      settled = true;
-      clearTimeout(stallTimer);
-      reject(asError(err));
-    }
-    function issue(): void {
-      started++;
-      active++;
-      const sentAt = performance.now();
-      client.request(payload, (err, reply) => {
-        const now = performance.now();
-        active--;
-        if (settled) return;
-        if (err !== undefined) return fail(err);
-        if (!verified) {
-          verified = true;
-          const problem = checkEcho(spec, reply);
-          if (problem !== undefined) return fail(new Error(problem));
-        }
-        completed++;
-        lastReplyAt = now;
-        histogram?.record(now - sentAt);
-        if (started < bound.count && now < deadline) {
-          issue();
-        } else if (active === 0) {
-          settled = true;
-          clearTimeout(stallTimer);
-          resolve({ completed, elapsedMs: lastReplyAt - start });
-        }
-      });
-    }
-
-    const first = Math.min(spec.inFlight, bound.count);
-    for (let i = 0; i < first && !settled; i++) issue();
-  });
-}
-
-/** Checks a reply is the echo of the payload, in whichever form the transport returns it. */
-function checkEcho(spec: RequestSpec, reply: unknown): string | undefined {
-  let size: number | undefined;
-  if (reply instanceof Uint8Array) size = reply.byteLength;
-  else if (typeof reply === 'object' && reply !== null) {
-    const { s, type, data } = reply as { s?: unknown; type?: unknown; data?: unknown };
-    if (typeof s === 'string') size = s.length;
-    // A Buffer through JSON, as Nest's TCP transport carries it: { type: 'Buffer', data: [...] }.
-    else if (type === 'Buffer' && Array.isArray(data)) size = data.length;
-  }
-  return size === spec.size ? undefined : `reply is not the echo of the ${spec.size}-byte payload: ${describeReply(reply)}`;
-}
-
-function describeReply(reply: unknown): string {
-  const text = reply instanceof Uint8Array ? `<${reply.byteLength} bytes>` : JSON.stringify(reply) ?? String(reply);
-  return text.length > 120 ? `${text.slice(0, 120)}...` : text;
 }
 
 // W4: fire-and-forget events, counted by the server.
@@ -215,6 +155,7 @@ async function runStream(spec: StreamSpec, client: DriverClient, control: Server
 }
 
 function streamOnce(client: DriverClient, spec: StreamSpec): Promise<number> {
+  if (spec.style === 'await') return iterateOnce(client, spec);
   return new Promise((resolve, reject) => {
     let received = 0;
     const timer = setTimeout(() => reject(new Error(`stream call: ${received} of ${spec.items} messages within ${spec.callCapMs} ms`)), spec.callCapMs);
@@ -231,47 +172,65 @@ function streamOnce(client: DriverClient, spec: StreamSpec): Promise<number> {
   });
 }
 
-// Helpers
+/** One stream call consumed with `for await` (the driver's `iterate`). */
+async function iterateOnce(client: DriverClient, spec: StreamSpec): Promise<number> {
+  if (client.iterate === undefined) throw new Error(`${spec.name}: this driver has no async-iterable stream`);
+  let received = 0;
+  await withTimeout(
+    client.iterate(spec.items, () => received++),
+    spec.callCapMs,
+    `stream call: not all of ${spec.items} messages (for await)`,
+  );
+  if (received !== spec.items) throw new Error(`stream call ended after ${received} of ${spec.items} messages`);
+  return received;
+}
 
-/** This process's CPU time (user + system) since construction. */
-class CpuMeter {
-  private readonly start = process.cpuUsage();
-  private readonly startedAt = performance.now();
-  private endedAt: number | undefined;
+// W7: idle connections.
 
-  read(): number {
-    const used = process.cpuUsage(this.start);
-    this.endedAt = performance.now();
-    return used.user + used.system;
+/**
+ * Opens `spec.connections` clients (`connectBatch` connects outstanding at a time), waits for
+ * the server to have accepted them all, leaves them idle for `settleMs`, and compares the
+ * server's memory (after a GC) with what it was before the first connect.
+ *
+ *   load generator:  memory ── begin ── connect xN ── waitConnections ── idle ── end ── memory ── close
+ *   server:                   counts accepted connections, the time of the Nth
+ */
+async function runIdle(spec: IdleSpec, context: WorkloadContext): Promise<WorkloadResult> {
+  const { control } = context;
+  const clients: DriverClient[] = [];
+  try {
+    const before = await control.ask('memory', null);
+    await control.ask('begin', { expectConnections: spec.connections });
+    const clientCpu = new CpuMeter();
+    const startedAt = monotonicMs();
+    await openClients(context, spec.connections, spec.connectBatch, spec.connectCapMs, clients);
+    const clientConnectMs = monotonicMs() - startedAt;
+    const accepted = await control.ask('waitConnections', { capMs: Math.max(100, spec.connectCapMs - clientConnectMs) });
+    if (!accepted.complete) throw new Error(`the server accepted ${accepted.accepted} of ${spec.connections} connections within ${spec.connectCapMs} ms`);
+    const acceptMs = accepted.lastAt - startedAt;
+    // Idle on purpose: what the connections cost once nothing is happening on them.
+    await new Promise((resolve) => setTimeout(resolve, spec.settleMs));
+    const clientCpuUs = clientCpu.read();
+    const server = await control.ask('end', null);
+    const after = await control.ask('memory', null);
+    const idle: IdleFigures = { connections: spec.connections, acceptMs, clientConnectMs, before, after, perConnectionKiB: perConnection(before, after, spec.connections) };
+    return {
+      workload: spec.name,
+      operations: spec.connections,
+      elapsedMs: acceptMs,
+      rate: perSecond(spec.connections, acceptMs),
+      server,
+      serverCpuUsPerOp: cpuPerOp(server.cpuUserUs + server.cpuSystemUs, spec.connections),
+      ...clientCost(clientCpuUs, spec.connections, clientCpu.elapsedMs),
+      idle,
+    };
+  } finally {
+    await closeClients(clients, spec.closeCapMs);
   }
-
-  get elapsedMs(): number {
-    return (this.endedAt ?? performance.now()) - this.startedAt;
-  }
 }
 
-function clientCost(cpuUs: number, operations: number, elapsedMs: number): { clientCpuUsPerOp: number; clientCpuLoad: number } {
-  return { clientCpuUsPerOp: cpuPerOp(cpuUs, operations), clientCpuLoad: elapsedMs > 0 ? cpuUs / 1000 / elapsedMs : 0 };
+function perConnection(before: MemorySnapshot, after: MemorySnapshot, connections: number): IdleFigures['perConnectionKiB'] {
+  const kib = (key: keyof MemorySnapshot): number => (after[key] - before[key]) / 1024 / connections;
+  return { rss: kib('rss'), heapUsed: kib('heapUsed'), external: kib('external'), arrayBuffers: kib('arrayBuffers') };
 }
 
-function perSecond(count: number, ms: number): number {
-  return ms > 0 ? (count * 1000) / ms : 0;
-}
-
-function cpuPerOp(cpuUs: number, operations: number): number {
-  return operations > 0 ? cpuUs / operations : 0;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${Math.round(ms)} ms`)), ms);
-  });
-  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer));
-}
-
-/** Transports fail with Errors, strings (Nest's error bodies) or plain objects. */
-export function asError(err: unknown): Error {
-  if (err instanceof Error) return err;
-  return new Error(typeof err === 'string' ? err : JSON.stringify(err));
-}

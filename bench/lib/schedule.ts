@@ -1,0 +1,32 @@
+/**
+ * Which pairs of processes a repetition starts for a driver, and which workloads each runs.
+ *
+ *   main pair (JSON)      W1 ... W5, the awaited forms, W8     in the order of the plan
+ *   one pair per codec    W2 with msgpack / protobuf           protosocket drivers only
+ *   one pair each         W6, W7 (isolated)                    fresh processes, so their
+ *                                                              memory figures start clean
+ *
+ * A workload with `reps` is left out of the later repetitions.
+ */
+import { type CodecName, type WorkloadSpec, appliesTo } from './config.js';
+import type { DriverName } from './registry.js';
+
+export interface PairPlan {
+  /** For progress lines: "json", "msgpack", "w7"... */
+  label: string;
+  codec: CodecName;
+  specs: WorkloadSpec[];
+}
+
+export function pairsFor(driver: DriverName, rep: number, specs: readonly WorkloadSpec[]): PairPlan[] {
+  const pairs = new Map<string, PairPlan>();
+  for (const spec of specs) {
+    if (!appliesTo(spec, driver) || rep > (spec.reps ?? Number.POSITIVE_INFINITY)) continue;
+    const codec = spec.codec ?? 'json';
+    const key = spec.isolated === true ? `${codec}:${spec.name}` : codec;
+    const pair = pairs.get(key) ?? { label: spec.isolated === true ? spec.name : codec, codec, specs: [] };
+    pair.specs.push(spec);
+    pairs.set(key, pair);
+  }
+  return [...pairs.values()];
+}
