@@ -121,6 +121,7 @@ async function main(): Promise<number> {
           const where = outcome.failure.workload === undefined ? '' : ` in ${outcome.failure.workload}`;
           console.log(`  ${driver} ${pair.label} rep ${rep} FAILED${where}: ${outcome.failure.error.split('\n').slice(0, 3).join('\n    ')}`);
         }
+        console.log(`  (${driver} ${pair.label} pair: ${(outcome.wallMs / 1000).toFixed(1)} s)`);
         outcomes.push(outcome);
       }
     }

@@ -90,7 +90,7 @@ export function renderChart(summary: Summary): string {
       figures,
       drivers,
       VARIANTS,
-      'Awaited calls, other codecs, many connections, many calls in flight: relative to Nest TCP (log scale, higher is better)',
+      'Awaited calls, codecs, W6 connections, W8 in flight: relative to Nest TCP (log scale, higher is better)',
       470,
       330,
     ),
@@ -145,8 +145,9 @@ function ratioPanel(figures: Map<string, FigureResult>, drivers: Summary['driver
     const reference = figure?.reference === undefined ? undefined : figures.get(figure.reference);
     const base = figure?.cells['nest-tcp'] ?? reference?.cells['nest-tcp'];
     if (base !== undefined && figure !== undefined) {
-      const which = figure.cells['nest-tcp'] === undefined && reference !== undefined ? ` (${reference.label.split(',')[0]})` : '';
-      out.push(text(center, plotBottom + 33, `Nest TCP${which} = ${formatValue(base.median, figure.unit)}`, { anchor: 'middle', size: 10, fill: '#555' }));
+      // A variant without a Nest TCP cell of its own is relative to its reference: "(W2)".
+      const which = figure.cells['nest-tcp'] === undefined && reference !== undefined ? ` (${reference.label.split(' ')[0]})` : '';
+      out.push(text(center, plotBottom + 33, `Nest TCP = ${formatValue(base.median, figure.unit)}${which}`, { anchor: 'middle', size: 10, fill: '#555' }));
     }
   });
   out.push(`<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${plotBottom}" y2="${plotBottom}" stroke="#999"/>`);

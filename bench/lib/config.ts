@@ -192,8 +192,8 @@ function fullPlan(): WorkloadSpec[] {
     title: `W2 throughput, ${what} codec`,
     drivers: CODEC_DRIVERS,
     codec,
-    warmup: { count: 100_000, ms: 400 },
-    measure: { count: 2_000_000, ms: 1_200 },
+    warmup: { count: 100_000, ms: 300 },
+    measure: { count: 2_000_000, ms: 1_000 },
   });
   return [
     {
@@ -294,8 +294,8 @@ function fullPlan(): WorkloadSpec[] {
       inFlight: W8_IN_FLIGHT,
       size: 64,
       bytes: false,
-      warmup: { count: 100_000, ms: 400 },
-      measure: { count: 2_000_000, ms: 1_200 },
+      warmup: { count: 100_000, ms: 300 },
+      measure: { count: 2_000_000, ms: 1_000 },
     },
     w2Codec('w2-msgpack', 'msgpack', 'msgpack (msgpackr as installed)'),
     w2Codec('w2-msgpack-js', 'msgpack-js', 'msgpack (msgpackr, native extension disabled)'),
@@ -309,8 +309,8 @@ function fullPlan(): WorkloadSpec[] {
       connectionsPerProcess: 250,
       inFlight: 4,
       size: 64,
-      warmup: { count: 200_000, ms: 400 },
-      measure: { count: 2_000_000, ms: 1_500 },
+      warmup: { count: 200_000, ms: 300 },
+      measure: { count: 2_000_000, ms: 1_200 },
       connectCapMs: 20_000,
     },
     {
@@ -321,7 +321,7 @@ function fullPlan(): WorkloadSpec[] {
       reps: 1,
       connections: 10_000,
       connectBatch: 256,
-      settleMs: 1_000,
+      settleMs: 500,
       connectCapMs: 30_000,
       closeCapMs: 10_000,
     },
@@ -433,7 +433,7 @@ export const LIMITS = {
   /** One control request (begin/end) between load generator and server. */
   controlMs: 15_000,
   /** The whole full run; pairs left when it is spent are skipped (and reported). */
-  fullRunMs: 270_000,
+  fullRunMs: 275_000,
 };
 
 export const PAYLOAD_CHAR = 'x';

@@ -35,7 +35,7 @@ export async function runFleet(spec: FleetSpec, context: WorkloadContext): Promi
   try {
     await everyHelper(helpers, (helper) => {
       helper.send({ t: 'connect', driver: context.driverName, codec: context.options.codecName, port: context.port, connections: spec.connectionsPerProcess, spec });
-      return expect(helper, 'connected', spec.connectCapMs);
+      return awaitReply(helper, 'connected', spec.connectCapMs);
     });
     const connections = spec.processes * spec.connectionsPerProcess;
     await runAll(helpers, perConnection(spec.warmup, connections), false);
@@ -76,7 +76,7 @@ async function runAll(helpers: Helper[], bound: Bound, measured: boolean): Promi
   return everyHelper(helpers, (helper) => {
     helper.send({ t: 'run', bound, measured });
     // A helper's loops end by their own bounds; this only catches a helper that went quiet.
-    return expect(helper, 'ran', bound.ms + LIMITS.controlMs) as Promise<Ran>;
+    return awaitReply(helper, 'ran', bound.ms + LIMITS.controlMs) as Promise<Ran>;
   });
 }
 
@@ -85,7 +85,7 @@ function everyHelper<T>(helpers: Helper[], step: (helper: Helper) => Promise<T>)
   return Promise.all(helpers.map(step));
 }
 
-async function expect(helper: Helper, t: 'connected' | 'ran', timeoutMs: number): Promise<FromFleet> {
+async function awaitReply(helper: Helper, t: 'connected' | 'ran', timeoutMs: number): Promise<FromFleet> {
   const message = await waitForMessage(helper, (m) => m.t === t || m.t === 'fatal', timeoutMs, t);
   if (message.t === 'fatal') throw new Error(`${helper.name}: ${message.error}`);
   return message;

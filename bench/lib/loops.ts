@@ -117,7 +117,7 @@ export function awaitedLoop(client: DriverClient, spec: RequestSpec): Loop {
         throw asError(err);
       }),
     );
-    await withTimeout(Promise.all(workers), bound.ms + STALL_MS, `awaited calls still unanswered ${STALL_MS} ms after the loop's time was up: not all answered`);
+    await withTimeout(Promise.all(workers), bound.ms + STALL_MS, `${shape.inFlight} awaited loops: not all calls answered (${STALL_MS} ms after the loop's time)`);
     return { completed, elapsedMs: lastReplyAt - start, startedAt: start, lastReplyAt };
   };
 }

@@ -35,6 +35,8 @@ export interface PairOutcome {
   driver: DriverName;
   rep: number;
   codec: CodecName;
+  /** From forking the server to both processes gone: what the pair cost the run's time budget. */
+  wallMs: number;
   idleRssBytes: number;
   results: WorkloadResult[];
   /** What failed, if anything: the workload it happened in, when known. */
@@ -46,7 +48,8 @@ type ClientChild = Child<ToClient, FromClient>;
 
 export async function runPair(driver: DriverName, rep: number, specs: WorkloadSpec[], options: PairOptions = {}): Promise<PairOutcome> {
   const codec = options.codec ?? 'json';
-  const outcome: PairOutcome = { driver, rep, codec, idleRssBytes: 0, results: [] };
+  const startedAt = performance.now();
+  const outcome: PairOutcome = { driver, rep, codec, wallMs: 0, idleRssBytes: 0, results: [] };
   const fdProblem = checkOpenFiles(specs);
   if (fdProblem !== undefined) return { ...outcome, failure: fdProblem };
   const profile = options.profile;
@@ -97,6 +100,7 @@ export async function runPair(driver: DriverName, rep: number, specs: WorkloadSp
   } finally {
     await Promise.all([server.kill(), client?.kill()]);
   }
+  outcome.wallMs = performance.now() - startedAt;
   return outcome;
 }
 

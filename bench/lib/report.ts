@@ -325,6 +325,8 @@ export function formatLatency(us: number): string {
 
 function fmtRatio(ratio: number | undefined): string {
   if (ratio === undefined) return '–';
+  // Against a reference near zero (W7's external memory of transports that keep no buffer per connection).
+  if (ratio >= 1000) return '>999×';
   return `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}×`;
 }
 
