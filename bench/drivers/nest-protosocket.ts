@@ -6,7 +6,6 @@ import type { Server } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { firstValueFrom, lastValueFrom } from 'rxjs';
 import { ProtosocketClient, ProtosocketServer } from '../../src/nest/index.js';
-import type { RpcCodec } from '../lib/codecs.js';
 import { SERVER_MAX_CONCURRENT_CALLS } from '../lib/config.js';
 import { COUNT, type Driver, ECHO, STREAM } from '../lib/driver.js';
 import { BenchAppModule } from '../lib/nest-app.js';
@@ -15,7 +14,7 @@ const HOST = '127.0.0.1';
 
 export const driver: Driver = {
   async startServer(hooks, options) {
-    const strategy = new ProtosocketServer({ host: HOST, port: 0, maxConcurrentCalls: SERVER_MAX_CONCURRENT_CALLS, ...nestCodecOptions(options.codec) });
+    const strategy = new ProtosocketServer({ host: HOST, port: 0, maxConcurrentCalls: SERVER_MAX_CONCURRENT_CALLS, codec: options.codec });
     const app = await NestFactory.createMicroservice(BenchAppModule.forRoot(hooks), { strategy, logger: false });
     await app.listen();
     const port = strategy.port;
@@ -24,7 +23,7 @@ export const driver: Driver = {
   },
 
   async connect(port, options) {
-    const client = new ProtosocketClient({ host: HOST, port, reconnect: false, ...nestCodecOptions(options.codec) });
+    const client = new ProtosocketClient({ host: HOST, port, reconnect: false, codec: options.codec });
     await client.connect();
     return {
       request(data, done) {
@@ -48,14 +47,5 @@ export const driver: Driver = {
   },
 };
 
-/**
- * The codec as the Nest options take it. Both spellings are passed: `codec` (the RPC API's
- * option, which the Nest options are moving to) and `encoder`/`decoder` (the Nest options
- * until then); each version of the options reads the one it has, so the benchmark never runs
- * JSON under another codec's name.
- */
-function nestCodecOptions(codec: RpcCodec): { codec: RpcCodec; encoder: RpcCodec['encoder']; decoder: RpcCodec['decoder'] } {
-  return { codec, encoder: codec.encoder, decoder: codec.decoder };
-}
 
 function noop(): void {}
