@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { connectionOpenChannel, publishConnectionOpen } from './diagnostics.js';
 import { type Endpoint, socketAddress } from './endpoint.js';
 import { ConnectTimeoutError } from './errors.js';
 
@@ -38,7 +39,9 @@ export function connect<In, Out>(options: ConnectOptions<In, Out>): Promise<Conn
     function onReady(): void {
       clearTimeout(timer);
       socket.off('error', onError);
-      resolve(new Connection(socket, options));
+      const connection = new Connection(socket, options);
+      if (connectionOpenChannel.hasSubscribers) publishConnectionOpen(connection, 'client');
+      resolve(connection);
     }
     socket.once('error', onError);
     socket.once(readyEvent, onReady);

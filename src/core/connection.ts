@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Decoder, Encoder } from './codec.js';
+import { connectionCloseChannel, frameErrorChannel, publishConnectionClose, publishIfFrameError } from './diagnostics.js';
 import {
   ConnectionClosedError,
   EncodeError,
@@ -85,6 +86,10 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   private frameTimer: NodeJS.Timeout | undefined;
   private framesDelivered = 0;
   private framesAtArm = 0;
+  // Totals for telemetry (the `bytesSent`... getters): plain increments, read only on collection.
+  private sentBytes = 0;
+  private sentFrames = 0;
+  private receivedBytes = 0;
   private closeReason: Error | undefined;
   private resolveClosed!: (reason: Error | undefined) => void;
   private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
@@ -128,6 +133,25 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     return this._state === 'open' && this.queuedBytes < this.limits.highWaterMark;
   }
 
+  /** Encoded bytes of the frames queued for sending since the connection opened. */
+  get bytesSent(): number {
+    return this.sentBytes;
+  }
+
+  get framesSent(): number {
+    return this.sentFrames;
+  }
+
+  /** Bytes read from the socket since the connection opened. */
+  get bytesReceived(): number {
+    return this.receivedBytes;
+  }
+
+  /** Frames decoded and delivered to the reactor. */
+  get framesReceived(): number {
+    return this.framesDelivered;
+  }
+
   get remoteAddress(): string | undefined {
     return (this.socket as { remoteAddress?: string }).remoteAddress;
   }
@@ -165,6 +189,8 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
       out.rewind();
       throw new FrameTooLargeError(frameBytes, this.limits.maxFrameBytes, 'outbound');
     }
+    this.sentFrames++;
+    this.sentBytes += frameBytes;
 
     if (out.length >= this.limits.flushBytes) {
       this.flush();
@@ -233,6 +259,7 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
       return;
     }
     this.closeReason ??= reason;
+    if (frameErrorChannel.hasSubscribers) publishIfFrameError(this, reason);
     this._state = 'closing';
     this.out.take();
     this.socket.destroy();
@@ -261,6 +288,7 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   }
 
   private onData(chunk: Buffer): void {
+    this.receivedBytes += chunk.length;
     this.reader.push(chunk);
     this.deliver();
   }
@@ -364,6 +392,7 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     try {
       this.reactor.onClose?.(reason);
     } finally {
+      if (connectionCloseChannel.hasSubscribers) publishConnectionClose(this, reason);
       this.emit('close', reason);
       this.resolveClosed(reason);
     }

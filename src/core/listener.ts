@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { connectionOpenChannel, publishConnectionOpen } from './diagnostics.js';
 import { type Endpoint, socketAddress } from './endpoint.js';
 
 /** How to serve an endpoint, besides its address. */
@@ -96,6 +97,7 @@ export class Listener<In = unknown, Out = unknown> extends EventEmitter<Listener
     const connection = new Connection(socket, this.options);
     this.live.add(connection);
     void connection.closed.then(() => this.live.delete(connection));
+    if (connectionOpenChannel.hasSubscribers) publishConnectionOpen(connection, 'server');
     this.emit('connection', connection);
   }
 }

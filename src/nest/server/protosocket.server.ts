@@ -45,6 +45,11 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     return this.rpc?.port;
   }
 
+  /** `close()` has begun: GoAway is sent and calls in flight are finishing. A readiness probe should fail from here on. */
+  get draining(): boolean {
+    return this.rpc?.draining ?? false;
+  }
+
   listen(callback: (...optionalParams: unknown[]) => unknown): void {
     const rpc = new RpcServer({
       ...this.options,

@@ -3,6 +3,8 @@ import { ProtocolError } from '../../core/errors.js';
 import { type CallHandle, type CallObserver, type CallOptions, SETTLED_HANDLE } from './call.js';
 import type { ReadThrottle } from './call-stream.js';
 import { type CallCanceller, PendingCall } from './pending-call.js';
+import { ObservedClientCall } from './observed-call.js';
+import { callsObserved } from '../diagnostics.js';
 import { ControlCode } from '../wire/control-code.js';
 import { CancelledError, DeadlineExceededError, RemoteError } from '../errors.js';
 import { connectionLost, IdleWaiters } from '../in-flight.js';
@@ -65,9 +67,10 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
       return SETTLED_HANDLE;
     }
     const id = this.allocateId();
-    const call = new PendingCall(id, observer, this);
     const timeoutMs = options?.timeoutMs ?? this.defaultTimeoutMs;
     const frame: RpcFrame = { id, code: ControlCode.Normal, pattern, data, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, meta: options?.meta };
+    if (callsObserved()) observer = new ObservedClientCall(this.connection, frame, observer);
+    const call = new PendingCall(id, observer, this);
     try {
       this.connection.send(frame);
     } catch (err) {

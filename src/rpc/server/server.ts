@@ -76,6 +76,19 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
     return this.listener?.port;
   }
 
+  /** Bound and accepting: `listen()` resolved and `close()` has not been called. */
+  get listening(): boolean {
+    return this.listener !== undefined && this.closing === undefined;
+  }
+
+  /**
+   * `close()` has been called: GoAway is sent, no new connection is accepted, and calls in
+   * flight are finishing. Stays true once closed. What a readiness check turns down on.
+   */
+  get draining(): boolean {
+    return this.closing !== undefined;
+  }
+
   get connectionCount(): number {
     return this.sessions.size;
   }

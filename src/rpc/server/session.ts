@@ -9,6 +9,8 @@ import { CallContext, type PeerInfo } from './call-context.js';
 import { ConnectionOutput } from './connection-output.js';
 import { sendError, type SerializeError } from './error-body.js';
 import { type EventHandler, isThenable, type RequestHandler } from './handler.js';
+import { ObservedServerCall } from './observed-call.js';
+import { callsObserved } from '../diagnostics.js';
 
 export interface ServerSessionOptions {
   resolveHandler(pattern: string): RequestHandler | undefined;
@@ -119,8 +121,11 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner {
     }
     const timeoutMs = frame.timeoutMs;
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-    const call = new ServerCall(id, new CallContext(id, pattern, frame.meta, deadline, this.peer), this.output, this);
-    call.run(handler, frame.data);
+    const context = new CallContext(id, pattern, frame.meta, deadline, this.peer);
+    const observed = callsObserved() ? new ObservedServerCall(this.output, this, this.connection, frame, context) : undefined;
+    const call = new ServerCall(id, context, observed ?? this.output, observed ?? this);
+    if (observed === undefined) call.run(handler, frame.data);
+    else observed.run(call, handler, frame.data);
     // A handler that answered synchronously is done already: no frame can have arrived for it
     // meanwhile, so it never needs to be found by id, counted, or timed.
     if (call.done) return;
