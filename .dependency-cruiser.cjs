@@ -45,6 +45,27 @@ module.exports = {
       from: { path: '^src/rpc/server/' },
       to: { path: '^src/rpc/client/' },
     },
+    {
+      name: 'otel-is-opt-in',
+      severity: 'error',
+      comment: 'OpenTelemetry is an optional peer: only the nestjs-protosocket/otel entry point (src/otel) imports it, and nothing imports that entry point.',
+      from: { pathNot: '^src/otel' },
+      to: { path: ['@opentelemetry/', '^src/otel'] },
+    },
+    {
+      name: 'otel-builds-on-the-channels',
+      severity: 'error',
+      comment: 'The telemetry sees the transport only through the diagnostics channels: no Nest layer, no NestJS.',
+      from: { path: '^src/otel' },
+      to: { path: ['^src/nest', '@nestjs/', 'node_modules/rxjs'] },
+    },
+    {
+      name: 'terminus-is-opt-in',
+      severity: 'error',
+      comment: '@nestjs/terminus is an optional peer: only the nestjs-protosocket/health entry point (src/nest/health) imports it, and nothing imports that entry point.',
+      from: { pathNot: '^src/nest/health' },
+      to: { path: ['@nestjs/terminus', '^src/nest/health'] },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -7,6 +7,8 @@ export default {
   moduleNameMapper: {
     // The sample app imports the package by name, as users do; tests run it against the source.
     '^nestjs-protosocket$': '<rootDir>/src/nest/index.ts',
+    '^nestjs-protosocket/otel$': '<rootDir>/src/otel/index.ts',
+    '^nestjs-protosocket/health$': '<rootDir>/src/nest/health/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

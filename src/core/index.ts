@@ -17,6 +17,13 @@ export { DEFAULT_LIMITS, type ConnectionLimits, type ResolvedLimits, type Socket
 export { Listener, listen, type ListenOptions, type ListenerEvents } from './listener.js';
 export { connect, type ConnectOptions } from './connect.js';
 export type { Endpoint, IpcEndpoint, TcpEndpoint } from './endpoint.js';
+export type {
+  ConnectionCloseMessage,
+  ConnectionOpenMessage,
+  ConnectionSide,
+  FrameErrorMessage,
+  ObservedConnection,
+} from './diagnostics.js';
 export type { BindOptions } from './listener.js';
 export type { DialOptions } from './connect.js';
 export {

@@ -11,6 +11,14 @@ export { RpcClient, type RpcClientEvents, type RpcClientOptions, type RpcClientS
 export type { ChannelState } from './client/channel.js';
 export { CallContext, type PeerInfo } from './server/call-context.js';
 export { defaultSerializeError, type EventHandler, type RequestHandler, type Subscribable, type Unsubscribable } from './server/handler.js';
+export type {
+  CallEndMessage,
+  CallOutcome,
+  CallStartMessage,
+  ClientCallStartMessage,
+  ContextRunner,
+  ServerCallStartMessage,
+} from './diagnostics.js';
 export { RpcServer, type RpcListenOptions, type RpcServerEvents, type RpcServerOptions } from './server/server.js';
 export type { RpcServerHooks, RpcServerSettings } from './server/options.js';
 export {

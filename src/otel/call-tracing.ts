@@ -1,0 +1,108 @@
+import {
+  type Attributes,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  ROOT_CONTEXT,
+  context,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
+import { codeOf } from '../core/diagnostics.js';
+import type { CallEndMessage, CallStartMessage, ClientCallStartMessage, ServerCallStartMessage } from '../rpc/diagnostics.js';
+import {
+  CLIENT_ADDRESS,
+  CLIENT_PORT,
+  ERROR_TYPE,
+  NETWORK_TRANSPORT,
+  PROTOSOCKET_CALL_ID,
+  PROTOSOCKET_ITEMS,
+  PROTOSOCKET_OUTCOME,
+  RPC_METHOD,
+  RPC_SYSTEM,
+  SERVER_ADDRESS,
+  SERVER_PORT,
+  SYSTEM_NAME,
+} from './attributes.js';
+
+/**
+ * One span per call on each side, per the OpenTelemetry RPC conventions (span name = the
+ * pattern, `rpc.method` = the pattern). The client span is a child of the caller's active
+ * context and its W3C trace context (`traceparent`, `tracestate`, whatever the registered
+ * propagator writes) goes into the request's metadata; the server extracts it, starts its span
+ * as the child, and runs the handler with that span active, so spans a handler creates (through
+ * Nest's pipeline too) are its children. A span ends when its call ends: for a stream, after
+ * the last item.
+ */
+export class CallTracing {
+  private readonly spans = new WeakMap<CallStartMessage, Span>();
+
+  constructor(private readonly tracer: Tracer) {}
+
+  onStart(message: CallStartMessage): void {
+    if (message.side === 'client') this.startClientSpan(message);
+    else this.startServerSpan(message);
+  }
+
+  onEnd(message: CallEndMessage): void {
+    const span = this.spans.get(message.start);
+    if (span === undefined) return;
+    this.spans.delete(message.start);
+    span.setAttribute(PROTOSOCKET_ITEMS, message.items);
+    span.setAttribute(PROTOSOCKET_OUTCOME, message.outcome);
+    if (message.outcome !== 'ok') {
+      span.setAttribute(ERROR_TYPE, message.errorCode ?? codeOf(message.error) ?? message.outcome);
+      // A cancel is the client's decision: an error for the caller, not for the server that obeyed it.
+      if (!(message.side === 'server' && message.outcome === 'cancelled')) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(message.error) });
+      }
+    }
+    span.end();
+  }
+
+  private startClientSpan(message: ClientCallStartMessage): void {
+    const parent = context.active();
+    const { remoteAddress, remotePort } = message.connection;
+    const attributes: Attributes = {
+      [RPC_SYSTEM]: SYSTEM_NAME,
+      [RPC_METHOD]: message.pattern,
+      [PROTOSOCKET_CALL_ID]: message.id,
+      [NETWORK_TRANSPORT]: remotePort === undefined ? 'unix' : 'tcp',
+    };
+    if (remoteAddress !== undefined) attributes[SERVER_ADDRESS] = remoteAddress;
+    if (remotePort !== undefined) attributes[SERVER_PORT] = remotePort;
+    const span = this.tracer.startSpan(message.pattern, { kind: SpanKind.CLIENT, attributes }, parent);
+    this.spans.set(message, span);
+    // A copy: the metadata is the caller's object. Replaced only when the propagator wrote something.
+    const carrier: Record<string, string> = { ...message.meta };
+    const before = Object.keys(carrier).length;
+    propagation.inject(trace.setSpan(parent, span), carrier);
+    if (Object.keys(carrier).length !== before) message.meta = carrier;
+  }
+
+  private startServerSpan(message: ServerCallStartMessage): void {
+    // From the root, not the active context: whatever was active when the socket delivered the
+    // frame has nothing to do with this request.
+    const parent = message.meta === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, message.meta);
+    const { remoteAddress, remotePort } = message.connection;
+    const attributes: Attributes = {
+      [RPC_SYSTEM]: SYSTEM_NAME,
+      [RPC_METHOD]: message.pattern,
+      [PROTOSOCKET_CALL_ID]: message.id,
+      [NETWORK_TRANSPORT]: remotePort === undefined ? 'unix' : 'tcp',
+    };
+    if (remoteAddress !== undefined) attributes[CLIENT_ADDRESS] = remoteAddress;
+    if (remotePort !== undefined) attributes[CLIENT_PORT] = remotePort;
+    const span = this.tracer.startSpan(message.pattern, { kind: SpanKind.SERVER, attributes }, parent);
+    this.spans.set(message, span);
+    const active = trace.setSpan(parent, span);
+    const outer = message.runInContext;
+    message.runInContext =
+      outer === undefined ? (run) => context.with(active, run) : (run) => outer(() => context.with(active, run));
+  }
+}
+
+function messageOf(error: unknown): string | undefined {
+  return error instanceof Error ? error.message : error === undefined ? undefined : String(error);
+}
