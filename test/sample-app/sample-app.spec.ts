@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { Test } from '@nestjs/testing';
 import { ProtosocketServer } from '../../src/nest/index.js';
 import { QuotesModule } from '../../sample-app/src/quotes/quotes.module.js';
@@ -26,6 +27,27 @@ describe('sample app', () => {
       expect(quotes.get(QuotesService).trades).toEqual([{ symbol: 'INITECH', quantity: 100, price: 12.75 }]);
     } finally {
       await traderRef.close();
+      await quotes.close();
+    }
+  });
+
+  it('serves /health over HTTP with a real round trip to the quotes microservice', async () => {
+    const server = new ProtosocketServer({ port: 0, drainTimeoutMs: 500 });
+    const quotesRef = await Test.createTestingModule({ imports: [QuotesModule] }).compile();
+    const quotes = quotesRef.createNestMicroservice({ strategy: server, logger: false });
+    await quotes.listen();
+    const traderRef = await Test.createTestingModule({ imports: [TraderModule.forPort(server.port as number)] }).compile();
+    const trader = traderRef.createNestApplication({ logger: false });
+    await trader.listen(0, '127.0.0.1');
+    try {
+      const { port } = trader.getHttpServer().address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { info: Record<string, { status: string }> };
+      expect(body.info.quotes?.status).toBe('up');
+      expect(body.info['quotes.get']?.status).toBe('up');
+    } finally {
+      await trader.close();
       await quotes.close();
     }
   });

@@ -1,6 +1,7 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
 import { ProtosocketContext } from 'nestjs-protosocket';
+import { trace } from '@opentelemetry/api';
 import { finalize, interval, map } from 'rxjs';
 import { type Quote, QuotesService, type Trade } from './quotes.service.js';
 
@@ -13,7 +14,10 @@ export class QuotesController {
   /** Unary: one quote. */
   @MessagePattern('quotes.get')
   get(@Payload() symbol: string): Quote {
+    // A span made in a handler is a child of the call's server span (a no-op without an SDK).
+    const span = trace.getTracer('quotes').startSpan('quotes.lookup');
     const quote = this.quotes.lookup(symbol);
+    span.end();
     if (quote === undefined) throw new RpcException({ code: 'UNKNOWN_SYMBOL', message: `no such symbol: ${symbol}` });
     return quote;
   }
