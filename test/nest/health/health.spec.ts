@@ -7,7 +7,7 @@ import { lastValueFrom } from 'rxjs';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { ProtosocketHealthIndicator } from 'nestjs-protosocket/health';
 import { ProtosocketClient, ProtosocketServer } from '../../../src/nest/index.js';
-import { RpcClient } from '../../../src/rpc/index.js';
+import { RpcClient, RpcServer } from '../../../src/rpc/index.js';
 import { deferred } from '../../helpers/async.js';
 import { TEST_CLIENT_OPTIONS, TEST_SERVER_OPTIONS, useResources } from '../fixtures/harness.js';
 
@@ -153,6 +153,17 @@ describe('ProtosocketHealthIndicator', () => {
     expect(rtt).toEqual(expect.any(Number));
     const fromOptions = await health.pingCheck('direct', { host: '127.0.0.1', port });
     expect(fromOptions.direct).toMatchObject({ status: 'up', state: 'connected' });
+  });
+
+  it('readyCheck on an RpcServer: not_listening, listening, then draining from close()', async () => {
+    const health = await indicator();
+    const server = new RpcServer({ port: 0 });
+    expect(health.readyCheck('rpc', server).rpc).toEqual({ status: 'down', state: 'not_listening' });
+    await server.listen();
+    expect(health.readyCheck('rpc', server).rpc).toEqual({ status: 'up', state: 'listening' });
+    const closed = server.close();
+    expect(health.readyCheck('rpc', server).rpc).toEqual({ status: 'down', state: 'draining' });
+    await closed;
   });
 
   it('down with ERR_HEALTH_TIMEOUT when the pattern does not answer in time', async () => {
