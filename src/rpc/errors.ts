@@ -92,6 +92,31 @@ export class ServerStateError extends ProtosocketError {
   }
 }
 
+/**
+ * The peer sent nothing at all (not a Pong, not any frame) for a keepalive interval and the
+ * timeout after the Ping that followed it: the connection is closed with this reason, and the
+ * calls in flight on it fail with it (a handler's `signal.reason` on the server).
+ */
+export class PeerUnresponsiveError extends ProtosocketError {
+  static readonly code = 'ERR_PEER_UNRESPONSIVE';
+
+  constructor(silentMs: number) {
+    super(PeerUnresponsiveError.code, `peer sent nothing for ${silentMs} ms, a Ping included`);
+  }
+}
+
+/**
+ * A draining server (it sent GoAway on the connection) refused the request: it never reached a
+ * handler, so it is safe to send again on another connection. Sent to the client as an error body.
+ */
+export class RefusedError extends ProtosocketError {
+  static readonly code = 'ERR_REFUSED';
+
+  constructor() {
+    super(RefusedError.code, 'server is draining this connection: the call never reached a handler and is safe to retry');
+  }
+}
+
 /** Codes the server puts in error bodies it generates itself (not thrown by a handler). */
 export const ServerErrorCode = {
   /** No handler for the request's pattern. */
@@ -100,6 +125,8 @@ export const ServerErrorCode = {
   DuplicateId: DuplicateCallIdError.code,
   /** The server is shutting down and the call did not finish within the drain timeout. */
   ShuttingDown: ShuttingDownError.code,
+  /** The request arrived after the server sent GoAway on its connection: it never reached a handler and is safe to retry. */
+  Refused: RefusedError.code,
   DeadlineExceeded: DeadlineExceededError.code,
   SlowConsumer: SlowConsumerError.code,
 } as const;

@@ -1,4 +1,5 @@
-import { ConnectionClosedError } from '../core/errors.js';
+import { ConnectionClosedError, type ProtosocketError } from '../core/errors.js';
+import { PeerUnresponsiveError } from './errors.js';
 
 /**
  * Promises waiting for a session to have no call in flight. The session decides when it is
@@ -27,7 +28,13 @@ export class IdleWaiters {
   }
 }
 
-/** What the calls of a session fail with when its connection closes, `reason` being why it closed. */
-export function connectionLost(reason: Error | undefined): ConnectionClosedError {
+/**
+ * What the calls of a session fail with when its connection closes, `reason` being why it
+ * closed: ERR_CONNECTION_CLOSED with the reason as `cause`, except for a peer the heartbeat gave
+ * up on, whose calls fail with ERR_PEER_UNRESPONSIVE itself (a code worth matching on: the
+ * peer is alive or not, not merely disconnected).
+ */
+export function connectionLost(reason: Error | undefined): ProtosocketError {
+  if (reason instanceof PeerUnresponsiveError) return reason;
   return new ConnectionClosedError(reason === undefined ? 'connection closed' : `connection closed: ${reason.message}`, { cause: reason });
 }

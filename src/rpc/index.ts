@@ -27,6 +27,8 @@ export {
   DeadlineExceededError,
   DuplicateCallIdError,
   NoHandlerError,
+  PeerUnresponsiveError,
+  RefusedError,
   RemoteError,
   ServerErrorCode,
   ServerStateError,

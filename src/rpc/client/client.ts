@@ -9,6 +9,7 @@ import { connectSession } from './connect-session.js';
 import type { ClientSession } from './session.js';
 import { DeferredCall, startCall, type Throttled } from './start-call.js';
 import { ClientClosedError } from '../errors.js';
+import { keepaliveSettings } from '../keepalive.js';
 import type { Metadata, RpcFrame } from '../wire/frame.js';
 import { jsonCodec } from '../wire/json-codec.js';
 import type { RpcClientOptions } from './options.js';
@@ -32,7 +33,8 @@ export interface RpcClientEvents {
  * fails. After an established connection drops, every call in flight fails with
  * ERR_CONNECTION_CLOSED and the client reconnects in the background with backoff, so it is
  * ready when the server is back. On GoAway (server draining), new calls go to a new
- * connection while the old one finishes its calls.
+ * connection while the old one finishes its calls. A server that stops answering (not even a
+ * heartbeat Ping) has its connection closed with ERR_PEER_UNRESPONSIVE, and the client reconnects.
  *
  * The connection life is the `Channel`'s; this class is the call API over it. Every call
  * takes one route: the channel's ready session, synchronously, or a `DeferredCall` that
@@ -49,8 +51,9 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     const defaultTimeoutMs = options.timeoutMs ?? 0;
     this.streamHighWaterMark = options.streamHighWaterMark ?? 1024;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    const keepalive = keepaliveSettings(options.keepaliveIntervalMs ?? 30_000, options.keepaliveTimeoutMs);
     this.channel = new Channel(
-      (onGoAway) => connectSession({ ...options, ...codec }, defaultTimeoutMs, onGoAway),
+      (onGoAway) => connectSession({ ...options, ...codec }, defaultTimeoutMs, onGoAway, keepalive),
       options.reconnect === false ? undefined : new Backoff(options.reconnect),
       {
         onStatus: (status) => this.emit('status', status),

@@ -1,6 +1,7 @@
 import { connect, type DialOptions } from '../../core/connect.js';
 import type { ConnectionOptions } from '../../core/connection.js';
 import type { Endpoint } from '../../core/endpoint.js';
+import type { KeepaliveSettings } from '../keepalive.js';
 import type { RpcFrame } from '../wire/frame.js';
 import { ClientSession } from './session.js';
 
@@ -17,11 +18,13 @@ export async function connectSession(
   defaultTimeoutMs: number,
   /** Called when the server sends GoAway on the session: it takes no new calls from then on. */
   onGoAway: (session: ClientSession) => void,
+  /** The session's heartbeat; undefined: none. */
+  keepalive?: KeepaliveSettings,
 ): Promise<ClientSession> {
   let session: ClientSession | undefined;
   await connect<RpcFrame, RpcFrame>({
     ...endpoint,
-    reactor: (connection) => (session = new ClientSession(connection, defaultTimeoutMs, onGoAway)),
+    reactor: (connection) => (session = new ClientSession(connection, defaultTimeoutMs, onGoAway, keepalive)),
   });
   // Assigned: the Connection constructor calls the reactor factory before `connect` resolves.
   return session as ClientSession;

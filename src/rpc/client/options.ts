@@ -25,4 +25,15 @@ export interface RpcClientSettings extends DialOptions, SocketOptions {
   streamHighWaterMark?: number;
   /** How long `close()` waits for calls in flight before closing the connection. Default 5000 ms. */
   closeTimeoutMs?: number;
+  /**
+   * Heartbeat: after this much silence from the server (no frame received) the client sends a
+   * Ping. 0 disables it. Default 30 000 ms.
+   */
+  keepaliveIntervalMs?: number;
+  /**
+   * How long the server may then stay silent (no Pong, no frame) before the connection is
+   * closed with ERR_PEER_UNRESPONSIVE, failing its calls with it; the client then reconnects.
+   * Default 10 000 ms.
+   */
+  keepaliveTimeoutMs?: number;
 }

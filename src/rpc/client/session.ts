@@ -6,8 +6,10 @@ import { type CallCanceller, PendingCall } from './pending-call.js';
 import { ObservedClientCall } from './observed-call.js';
 import { callsObserved } from '../diagnostics.js';
 import { ControlCode } from '../wire/control-code.js';
-import { CancelledError, DeadlineExceededError, RemoteError } from '../errors.js';
+import { CancelledError, DeadlineExceededError, PeerUnresponsiveError, RemoteError } from '../errors.js';
 import { connectionLost, IdleWaiters } from '../in-flight.js';
+import { Keepalive, KEEPALIVE_PING_ID, type KeepaliveSettings } from '../keepalive.js';
+import { SessionClock } from '../session-clock.js';
 import { MAX_CALL_ID, type Metadata, type RpcFrame } from '../wire/frame.js';
 
 export type RpcConnection = Connection<RpcFrame, RpcFrame>;
@@ -24,14 +26,22 @@ const QUEUED: Promise<void> = Promise.resolve();
  * Frames that arrive for an id with no call in flight (a reply after a cancel, a second End)
  * are dropped without error: ids are only reused after their call settled, and a late frame
  * for a reused id is the price of never blocking on the server's acknowledgement.
+ *
+ * With a heartbeat (keepalive.ts), a server that stays silent for an interval gets a Ping, and
+ * one that answers nothing at all within the timeout after it has its connection destroyed
+ * with ERR_PEER_UNRESPONSIVE, which every call in flight fails with.
  */
 export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCanceller {
   private readonly calls = new Map<number, PendingCall>();
   private nextId = 1;
   private readonly pings = new Map<number, { resolve: (endMs: number) => void; reject: (err: Error) => void }>();
-  private goAwayReceived = false;
+  private lastIdBeforeGoAway: number | undefined = undefined;
   private congestion = 0;
   private readonly idle = new IdleWaiters();
+  /** Every frame received, counted for the heartbeat (any frame is a sign of life). */
+  private framesReceived = 0;
+  private readonly keepalive: Keepalive | undefined;
+  private readonly clock: SessionClock | undefined;
 
   /** Built in the connection's reactor factory, so a session never exists without its connection. */
   constructor(
@@ -39,7 +49,14 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     private readonly defaultTimeoutMs: number,
     /** Called when the server sends GoAway: the session then takes no new calls. */
     private readonly onGoAway: (session: ClientSession) => void,
-  ) {}
+    /** Ping the server after this much silence; undefined: no heartbeat. */
+    keepalive?: KeepaliveSettings,
+  ) {
+    if (keepalive === undefined) return;
+    this.keepalive = new Keepalive(keepalive, performance.now(), 0);
+    this.clock = new SessionClock(this.onClock);
+    this.clock.wakeBy(this.keepalive.due);
+  }
 
   get conn(): RpcConnection {
     return this.connection;
@@ -47,12 +64,22 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
 
   /** Takes new calls: open and not told to go away. */
   get usable(): boolean {
-    return !this.goAwayReceived && this.connection.state === 'open';
+    return this.lastIdBeforeGoAway === undefined && this.connection.state === 'open';
   }
 
   /** The server sent GoAway: this connection is retired by the server, not failed. */
   get toldToGoAway(): boolean {
-    return this.goAwayReceived;
+    return this.lastIdBeforeGoAway !== undefined;
+  }
+
+  /**
+   * Once the server sent GoAway: the highest call id it accepted on this connection (0 if
+   * none), from the GoAway's `id`. A call in flight with a higher id never reached a handler
+   * (the server refuses it with ERR_REFUSED, or the connection closes before it could), so it
+   * is safe to send again elsewhere. Undefined before any GoAway.
+   */
+  get goAwayLastId(): number | undefined {
+    return this.lastIdBeforeGoAway;
   }
 
   get inFlight(): number {
@@ -120,6 +147,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
   }
 
   onMessage(frame: RpcFrame): void {
+    this.framesReceived++;
     switch (frame.code) {
       case ControlCode.Normal: {
         this.calls.get(frame.id)?.observer.next(frame.data);
@@ -155,7 +183,8 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
         return;
       }
       case ControlCode.GoAway: {
-        this.goAwayReceived = true;
+        if (this.lastIdBeforeGoAway !== undefined) return;
+        this.lastIdBeforeGoAway = frame.id;
         this.onGoAway(this);
         return;
       }
@@ -165,6 +194,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
   }
 
   onClose(reason: Error | undefined): void {
+    this.clock?.stop();
     const calls = [...this.calls.values()];
     this.calls.clear();
     const closed = connectionLost(reason);
@@ -232,6 +262,23 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
       this.connection.destroy(err as Error);
     }
   }
+
+  /** The heartbeat is due: ping, or give the silent server up. A closing connection has no calls left to protect. */
+  private readonly onClock = (now: number): void => {
+    const keepalive = this.keepalive as Keepalive;
+    if (this.connection.state !== 'open') return;
+    switch (keepalive.check(now, this.framesReceived, this.connection.readingPaused)) {
+      case 'ping':
+        this.trySend({ id: KEEPALIVE_PING_ID, code: ControlCode.Ping });
+        break;
+      case 'unresponsive':
+        this.connection.destroy(new PeerUnresponsiveError(keepalive.silentMs));
+        return;
+      case 'wait':
+        break;
+    }
+    this.clock?.wakeBy(keepalive.due);
+  };
 
   private allocateId(): number {
     let id = this.nextId;

@@ -1,4 +1,5 @@
 import { EncodeError, FrameTooLargeError } from '../../core/errors.js';
+import { RefusedError } from '../errors.js';
 import { ControlCode } from '../wire/control-code.js';
 import type { RpcFrame } from '../wire/frame.js';
 
@@ -28,6 +29,19 @@ export function sendError(out: ErrorFrameSink, id: number, err: unknown): void {
     if (!isEncodeFailure(failure)) throw failure;
     out.send({ id, code: ControlCode.Error, data: { name: failure.name, code: failure.code, message: failure.message } });
   }
+}
+
+const refused = new RefusedError();
+/** Fixed, and built once: any codec can encode it. */
+const REFUSED_BODY = Object.freeze({ name: refused.name, code: refused.code, message: refused.message });
+
+/**
+ * The Error frame that refuses request `id` on a connection the server sent GoAway on. Its body
+ * is always `{ name, code: 'ERR_REFUSED', message }`, not what `serializeError` makes: clients
+ * retry such a call transparently on its code, so no serializer may lose it.
+ */
+export function refusal(id: number): RpcFrame {
+  return { id, code: ControlCode.Error, data: REFUSED_BODY };
 }
 
 /** The frame could not be encoded: the codec refused it or it is over `maxFrameBytes`. Nothing of it was queued. */

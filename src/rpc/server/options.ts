@@ -30,6 +30,26 @@ export interface RpcServerSettings extends SocketOptions {
   maxBufferedItems?: number;
   /** How long `close()` lets calls in flight finish before failing them with ERR_SHUTTING_DOWN. Default 10 000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * Heartbeat: after this much silence from a client (no frame received) the server sends it a
+   * Ping. Default 0: off (clients ping, by default).
+   */
+  keepaliveIntervalMs?: number;
+  /** How long a pinged client may stay silent before its connection is closed with ERR_PEER_UNRESPONSIVE. Default 10 000 ms. */
+  keepaliveTimeoutMs?: number;
+  /**
+   * Sends GoAway on a connection once it has lived this long (±10 % jitter), so long-lived
+   * clients move to new connections (and re-resolve, spreading over new replicas). Its calls
+   * in flight finish; new ones are refused with ERR_REFUSED, which clients retry. Default: off.
+   */
+  maxConnectionAgeMs?: number;
+  /** After the age GoAway, how long its calls may still run before failing with ERR_SHUTTING_DOWN, and the connection closes. Default: no bound. */
+  maxConnectionAgeGraceMs?: number;
+  /**
+   * Closes a connection with no call in flight and no request or event (heartbeat Pings do not
+   * count) for this long, sending GoAway first. Default: off.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** How the server finds handlers beyond those registered, and shapes errors. */

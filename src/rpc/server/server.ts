@@ -3,6 +3,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { listen, type Listener } from '../../core/listener.js';
 import { ServerStateError } from '../errors.js';
+import { keepaliveSettings } from '../keepalive.js';
 import type { RpcFrame } from '../wire/frame.js';
 import { defaultSerializeError, type EventHandler, type RequestHandler } from './handler.js';
 import type { RpcServerOptions } from './options.js';
@@ -56,6 +57,12 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
       reportError: (err: unknown) => this.reportError(err),
       maxConcurrentCalls: this.options.maxConcurrentCalls ?? 1024,
       maxBufferedItems: this.options.maxBufferedItems ?? 16_384,
+      upkeep: {
+        keepalive: keepaliveSettings(this.options.keepaliveIntervalMs ?? 0, this.options.keepaliveTimeoutMs),
+        maxAgeMs: positive(this.options.maxConnectionAgeMs),
+        maxAgeGraceMs: this.options.maxConnectionAgeGraceMs,
+        idleTimeoutMs: positive(this.options.idleTimeoutMs),
+      },
     };
     this.listener = await listen<RpcFrame, RpcFrame>({
       ...this.options,
@@ -133,4 +140,9 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
   private reportError(err: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
+}
+
+/** A duration option that is off unless positive. */
+function positive(ms: number | undefined): number | undefined {
+  return ms !== undefined && ms > 0 ? ms : undefined;
 }

@@ -7,10 +7,12 @@ import type { RpcFrame } from '../wire/frame.js';
 import { type CallOwner, ServerCall } from './call.js';
 import { CallContext, type PeerInfo } from './call-context.js';
 import { ConnectionOutput } from './connection-output.js';
-import { sendError, type SerializeError } from './error-body.js';
+import { refusal, sendError, type SerializeError } from './error-body.js';
 import { type EventHandler, isThenable, type RequestHandler } from './handler.js';
 import { ObservedServerCall } from './observed-call.js';
 import { callsObserved } from '../diagnostics.js';
+import { KEEPALIVE_PING_ID } from '../keepalive.js';
+import { ServerUpkeep, type UpkeepSettings, type UpkeptSession } from './upkeep.js';
 
 export interface ServerSessionOptions {
   resolveHandler(pattern: string): RequestHandler | undefined;
@@ -20,6 +22,8 @@ export interface ServerSessionOptions {
   reportError(err: unknown): void;
   maxConcurrentCalls: number;
   maxBufferedItems: number;
+  /** Heartbeat, connection age and idleness (upkeep.ts). */
+  upkeep: UpkeepSettings;
 }
 
 /**
@@ -27,12 +31,23 @@ export interface ServerSessionOptions {
  * flight by id, and applies the per-connection concurrency cap by pausing reads (TCP then
  * pushes back on the client) rather than queueing requests without bound. Frames of calls go
  * out through their writers and the session's one ConnectionOutput.
+ *
+ * GoAway (the server's `close()`, or the upkeep: connection age, idleness) carries the highest
+ * call id the session accepted; from then on every new request is refused with ERR_REFUSED
+ * (it never reaches a handler, so the client may send it elsewhere), while the calls already
+ * accepted run to their end.
  */
-export class ServerSession implements Reactor<RpcFrame>, CallOwner {
+export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSession {
   private readonly calls = new Map<number, ServerCall>();
   private readonly idle = new IdleWaiters();
   private readonly peer: PeerInfo;
   private readonly output: ConnectionOutput;
+  private readonly upkeep: ServerUpkeep | undefined;
+  private goAwaySent = false;
+  /** The highest id of a request accepted (dispatched) on this connection; 0 if none. What GoAway carries. */
+  private highestAcceptedId = 0;
+  private frames = 0;
+  private activityCount = 0;
 
   constructor(
     private readonly connection: Connection<RpcFrame, RpcFrame>,
@@ -40,6 +55,20 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner {
   ) {
     this.peer = { remoteAddress: connection.remoteAddress, remotePort: connection.remotePort };
     this.output = new ConnectionOutput(connection, options.serializeError, options.maxBufferedItems);
+    this.upkeep = ServerUpkeep.start(options.upkeep, this);
+  }
+
+  get framesReceived(): number {
+    return this.frames;
+  }
+
+  get activity(): number {
+    return this.activityCount;
+  }
+
+  /** GoAway was sent: new requests are refused with ERR_REFUSED. */
+  get draining(): boolean {
+    return this.goAwaySent;
   }
 
   get inFlight(): number {
@@ -51,6 +80,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner {
   }
 
   onMessage(frame: RpcFrame): void {
+    this.frames++;
     switch (frame.code) {
       case ControlCode.Normal:
         this.onRequest(frame);
@@ -77,16 +107,21 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner {
   }
 
   onClose(reason: Error | undefined): void {
+    this.upkeep?.stop();
     const lost = connectionLost(reason);
     for (const call of [...this.calls.values()]) call.abort(lost);
     this.idle.wakeAll();
   }
 
-  /** Tells the client to send no new calls here (graceful shutdown). */
+  /**
+   * Tells the client to send no new calls here (graceful shutdown, connection age, idleness),
+   * with the highest call id accepted so far; requests from now on are refused. Once only.
+   */
   goAway(): void {
-    if (this.connection.state !== 'open') return;
+    if (this.goAwaySent || this.connection.state !== 'open') return;
+    this.goAwaySent = true;
     try {
-      this.connection.send({ id: 0, code: ControlCode.GoAway });
+      this.connection.send({ id: this.highestAcceptedId, code: ControlCode.GoAway });
     } catch {
       // The connection is failing anyway; shutdown closes it.
     }
@@ -102,7 +137,13 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner {
     return this.idle.wait();
   }
 
+  /** A heartbeat Ping; its Pong (or any frame) is what the upkeep's heartbeat waits for. */
+  ping(): void {
+    this.trySend({ id: KEEPALIVE_PING_ID, code: ControlCode.Ping });
+  }
+
   finished(call: ServerCall): void {
+    this.activityCount++;
     if (this.calls.get(call.id) === call) this.calls.delete(call.id);
     if (this.connection.readingPaused && this.calls.size < this.options.maxConcurrentCalls) this.connection.resumeReading();
     if (this.calls.size === 0 && this.idle.waiting) this.idle.wakeAll();
@@ -110,6 +151,12 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner {
 
   private onRequest(frame: RpcFrame): void {
     const { id, pattern = '' } = frame;
+    if (this.goAwaySent) {
+      this.trySend(refusal(id));
+      return;
+    }
+    this.activityCount++;
+    if (id > this.highestAcceptedId) this.highestAcceptedId = id;
     if (this.calls.has(id)) {
       sendError(this.output, id, new DuplicateCallIdError(id));
       return;
@@ -135,6 +182,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner {
   }
 
   private onEvent(frame: RpcFrame): void {
+    this.activityCount++;
     const pattern = frame.pattern ?? '';
     const handler = this.options.resolveEventHandler(pattern);
     if (handler === undefined) {
@@ -149,7 +197,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner {
     }
   }
 
-  /** A frame of no call (Pong): a failure to queue it fails the connection. */
+  /** A frame of no call in flight (Pong, Ping, a refusal): a failure to queue it fails the connection. */
   private trySend(frame: RpcFrame): void {
     try {
       this.output.send(frame);

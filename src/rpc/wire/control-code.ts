@@ -15,11 +15,15 @@ export const ControlCode = {
   Error: 4,
   /** An event: no id (0), no reply. */
   Event: 5,
-  /** Asks for a Pong with the same id. */
+  /** Asks for a Pong with the same id. Answered until the connection closes, after GoAway too (heartbeats rely on it). */
   Ping: 6,
   /** Answers a Ping. */
   Pong: 7,
-  /** The server is draining: send no new calls on this connection. Calls in flight still complete. */
+  /**
+   * The server is draining: send no new calls on this connection. `id` is the highest call
+   * id the server accepted on it (0 if none); later requests are refused with an Error whose
+   * body code is ERR_REFUSED (they never reached a handler). Calls accepted still complete.
+   */
   GoAway: 8,
 } as const;
 

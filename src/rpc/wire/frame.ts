@@ -8,7 +8,7 @@ export type Metadata = Record<string, string>;
  * its code (docs/PROTOCOL.md); absent fields are `undefined`.
  */
 export interface RpcFrame {
-  /** Call id, chosen by the client, unique among its calls in flight on one connection. 0 for events and GoAway. */
+  /** Call id, chosen by the client, unique among its calls in flight on one connection. 0 for events; GoAway: the highest call id the server accepted. */
   id: number;
   code: ControlCode;
   /** Requests and events: the route. */
