@@ -183,9 +183,10 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
         return;
       }
       case ControlCode.GoAway: {
-        if (this.lastIdBeforeGoAway !== undefined) return;
-        this.lastIdBeforeGoAway = frame.id;
-        this.onGoAway(this);
+        const first = this.lastIdBeforeGoAway === undefined;
+        // A second GoAway (none is expected) may only lower the id: what was refused stays refused.
+        this.lastIdBeforeGoAway = first ? frame.id : Math.min(this.lastIdBeforeGoAway as number, frame.id);
+        if (first) this.onGoAway(this);
         return;
       }
       default:
