@@ -24,6 +24,8 @@ export {
   DeadlineExceededError,
   DuplicateCallIdError,
   NoHandlerError,
+  PeerUnresponsiveError,
+  RefusedError,
   RemoteError,
   ServerErrorCode,
   ServerStateError,

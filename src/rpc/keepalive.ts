@@ -1,3 +1,5 @@
+import { durationOption } from './duration-option.js';
+
 /** How a side pings a silent peer. */
 export interface KeepaliveSettings {
   /** Silence (no frame received) after which a Ping goes out. */
@@ -75,10 +77,11 @@ export class Keepalive {
 /** The id of heartbeat Pings: 0, which an RTT `ping()` never uses, so their Pongs never mix. */
 export const KEEPALIVE_PING_ID = 0;
 
-/** Settings from the `keepaliveIntervalMs` / `keepaliveTimeoutMs` options; undefined when the interval is 0 (off). */
+/** Settings from the `keepaliveIntervalMs` / `keepaliveTimeoutMs` options; undefined when the interval is 0 (off). Throws ERR_INVALID_OPTION for a bad value. */
 export function keepaliveSettings(intervalMs: number, timeoutMs: number | undefined): KeepaliveSettings | undefined {
-  if (!(intervalMs > 0)) return undefined;
-  return { intervalMs, timeoutMs: timeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS };
+  const interval = durationOption('keepaliveIntervalMs', intervalMs);
+  const timeout = durationOption('keepaliveTimeoutMs', timeoutMs) ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+  return interval === undefined ? undefined : { intervalMs: interval, timeoutMs: timeout };
 }
 
 export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;

@@ -3,6 +3,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { listen, type Listener } from '../../core/listener.js';
 import { ServerStateError } from '../errors.js';
+import { durationOption } from '../duration-option.js';
 import { keepaliveSettings } from '../keepalive.js';
 import type { RpcFrame } from '../wire/frame.js';
 import { defaultSerializeError, type EventHandler, type RequestHandler } from './handler.js';
@@ -59,9 +60,10 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
       maxBufferedItems: this.options.maxBufferedItems ?? 16_384,
       upkeep: {
         keepalive: keepaliveSettings(this.options.keepaliveIntervalMs ?? 0, this.options.keepaliveTimeoutMs),
-        maxAgeMs: positive(this.options.maxConnectionAgeMs),
-        maxAgeGraceMs: this.options.maxConnectionAgeGraceMs,
-        idleTimeoutMs: positive(this.options.idleTimeoutMs),
+        maxAgeMs: durationOption('maxConnectionAgeMs', this.options.maxConnectionAgeMs),
+        // 0 is a grace of none: calls still running at the age GoAway fail at once.
+        maxAgeGraceMs: this.options.maxConnectionAgeGraceMs === 0 ? 0 : durationOption('maxConnectionAgeGraceMs', this.options.maxConnectionAgeGraceMs),
+        idleTimeoutMs: durationOption('idleTimeoutMs', this.options.idleTimeoutMs),
       },
     };
     this.listener = await listen<RpcFrame, RpcFrame>({
@@ -140,9 +142,4 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
   private reportError(err: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
-}
-
-/** A duration option that is off unless positive. */
-function positive(ms: number | undefined): number | undefined {
-  return ms !== undefined && ms > 0 ? ms : undefined;
 }
