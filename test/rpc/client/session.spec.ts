@@ -48,4 +48,19 @@ describe('ClientSession', () => {
     expect(session.toldToGoAway).toBe(true);
     expect(retired).toEqual([session]);
   });
+
+  it('goAwayLastId: undefined until GoAway, then its id; a second GoAway may only lower it and tells no one', () => {
+    const { conn } = refusingConnection();
+    (conn as unknown as { state: string }).state = 'open';
+    const retired: ClientSession[] = [];
+    const session = new ClientSession(conn, 0, (s) => retired.push(s));
+    expect(session.goAwayLastId).toBeUndefined();
+    session.onMessage({ id: 7, code: ControlCode.GoAway });
+    expect(session.goAwayLastId).toBe(7);
+    session.onMessage({ id: 9, code: ControlCode.GoAway });
+    expect(session.goAwayLastId).toBe(7);
+    session.onMessage({ id: 4, code: ControlCode.GoAway });
+    expect(session.goAwayLastId).toBe(4);
+    expect(retired).toEqual([session]);
+  });
 });
