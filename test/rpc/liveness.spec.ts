@@ -65,6 +65,18 @@ async function blackHole(): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
+describe('heartbeat options', () => {
+  it('a negative or non-finite duration is ERR_INVALID_OPTION naming the option; 0 turns the heartbeat off', async () => {
+    expect(() => new RpcClient({ keepaliveIntervalMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'keepaliveIntervalMs' }));
+    expect(() => new RpcClient({ keepaliveTimeoutMs: Number.NaN })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'keepaliveTimeoutMs' }));
+    expect(() => new RpcClient({ keepaliveIntervalMs: 0 })).not.toThrow();
+    for (const option of ['keepaliveIntervalMs', 'maxConnectionAgeMs', 'maxConnectionAgeGraceMs', 'idleTimeoutMs'] as const) {
+      const server = new RpcServer({ [option]: -5 });
+      expect(await rejection(server.listen())).toMatchObject({ code: 'ERR_INVALID_OPTION', option });
+    }
+  });
+});
+
 describe('client heartbeat', () => {
   it('a server that accepts and never answers fails a call without a timeout with ERR_PEER_UNRESPONSIVE, after interval + timeout', async () => {
     const port = await blackHole();
