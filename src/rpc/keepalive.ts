@@ -22,8 +22,8 @@ export type KeepaliveAction = 'wait' | 'ping' | 'unresponsive';
  *                 or reading paused by us                               v
  *                                                                  unresponsive
  *
- * Silence is measured lazily, without a clock read per frame: the session counts the frames
- * it receives, and the heartbeat compares the count when it looks. So a Ping goes out after
+ * Silence is measured lazily, without a clock read per frame: the connection counts the frames
+ * it delivers (`Connection.framesReceived`), and the heartbeat compares the count when it looks. So a Ping goes out after
  * one to two intervals of silence, and a peer silent from the start is given up after
  * `intervalMs + timeoutMs`. Any frame is a sign of life, not only the Pong, so a busy
  * connection never pings, and a connection draining after GoAway is judged like any other:
@@ -50,7 +50,7 @@ export class Keepalive {
     return this.dueAt;
   }
 
-  /** Called once `due` has come: `framesReceived` is the session's count of frames received so far. */
+  /** Called once `due` has come: `framesReceived` is the connection's count of frames received so far. */
   check(now: number, framesReceived: number, readingPaused: boolean): KeepaliveAction {
     const heard = framesReceived !== this.framesAtLook;
     this.framesAtLook = framesReceived;

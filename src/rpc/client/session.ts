@@ -38,8 +38,6 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
   private lastIdBeforeGoAway: number | undefined = undefined;
   private congestion = 0;
   private readonly idle = new IdleWaiters();
-  /** Every frame received, counted for the heartbeat (any frame is a sign of life). */
-  private framesReceived = 0;
   private readonly keepalive: Keepalive | undefined;
   private readonly clock: SessionClock | undefined;
 
@@ -53,7 +51,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     keepalive?: KeepaliveSettings,
   ) {
     if (keepalive === undefined) return;
-    this.keepalive = new Keepalive(keepalive, performance.now(), 0);
+    this.keepalive = new Keepalive(keepalive, performance.now(), connection.framesReceived);
     this.clock = new SessionClock(this.onClock);
     this.clock.wakeBy(this.keepalive.due);
   }
@@ -147,7 +145,6 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
   }
 
   onMessage(frame: RpcFrame): void {
-    this.framesReceived++;
     switch (frame.code) {
       case ControlCode.Normal: {
         this.calls.get(frame.id)?.observer.next(frame.data);
@@ -268,7 +265,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
   private readonly onClock = (now: number): void => {
     const keepalive = this.keepalive as Keepalive;
     if (this.connection.state !== 'open') return;
-    switch (keepalive.check(now, this.framesReceived, this.connection.readingPaused)) {
+    switch (keepalive.check(now, this.connection.framesReceived, this.connection.readingPaused)) {
       case 'ping':
         this.trySend({ id: KEEPALIVE_PING_ID, code: ControlCode.Ping });
         break;

@@ -46,7 +46,6 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
   private goAwaySent = false;
   /** The highest id of a request accepted (dispatched) on this connection; 0 if none. What GoAway carries. */
   private highestAcceptedId = 0;
-  private frames = 0;
   private activityCount = 0;
 
   constructor(
@@ -56,10 +55,6 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     this.peer = { remoteAddress: connection.remoteAddress, remotePort: connection.remotePort };
     this.output = new ConnectionOutput(connection, options.serializeError, options.maxBufferedItems);
     this.upkeep = ServerUpkeep.start(options.upkeep, this);
-  }
-
-  get framesReceived(): number {
-    return this.frames;
   }
 
   get activity(): number {
@@ -80,7 +75,6 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
   }
 
   onMessage(frame: RpcFrame): void {
-    this.frames++;
     switch (frame.code) {
       case ControlCode.Normal:
         this.onRequest(frame);

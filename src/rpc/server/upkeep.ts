@@ -18,9 +18,8 @@ export interface UpkeepSettings {
 
 /** What the upkeep reads of its session and asks of it. */
 export interface UpkeptSession {
+  /** Its `framesReceived` is what the heartbeat watches: any frame shows the client is alive. */
   readonly conn: Connection<RpcFrame, RpcFrame>;
-  /** Every frame received so far: any frame shows the client is alive. */
-  readonly framesReceived: number;
   /** Requests accepted, events received and calls finished so far: what keeps a connection from idling (Pings do not). */
   readonly activity: number;
   readonly inFlight: number;
@@ -69,7 +68,7 @@ export class ServerUpkeep {
     private readonly session: UpkeptSession,
     now: number,
   ) {
-    if (settings.keepalive !== undefined) this.keepalive = new Keepalive(settings.keepalive, now, session.framesReceived);
+    if (settings.keepalive !== undefined) this.keepalive = new Keepalive(settings.keepalive, now, session.conn.framesReceived);
     // Jitter, so connections opened together (a fleet of clients after a deploy) do not all move at once.
     if (settings.maxAgeMs !== undefined) this.ageDue = now + settings.maxAgeMs * (0.9 + 0.2 * Math.random());
     if (settings.idleTimeoutMs !== undefined) this.idleDue = now + settings.idleTimeoutMs;
@@ -87,7 +86,7 @@ export class ServerUpkeep {
     if (conn.state !== 'open') return;
     const keepalive = this.keepalive;
     if (keepalive !== undefined && now >= keepalive.due) {
-      switch (keepalive.check(now, session.framesReceived, conn.readingPaused)) {
+      switch (keepalive.check(now, conn.framesReceived, conn.readingPaused)) {
         case 'ping':
           session.ping();
           break;
