@@ -7,6 +7,12 @@ import type { OutboundBuffer } from './outbound-buffer.js';
 export const NEED_MORE = -1;
 
 /**
+ * `Decoder.peekId` is given at least this many bytes from the start of a frame (or the whole
+ * frame, if shorter): the id of an oversized frame must be readable from a bounded prefix.
+ */
+export const PEEK_PREFIX_BYTES = 64;
+
+/**
  * Turns one outbound message into bytes appended to `out`.
  *
  * Encoders write straight into the connection's batch buffer: small frames from one tick are
@@ -36,6 +42,14 @@ export interface Encoder<T> {
 export interface Decoder<T> {
   frameSize(buffer: Buffer, start: number, end: number): number;
   decode(buffer: Buffer, start: number, end: number): T;
+  /**
+   * Optional: the id of the call the frame at `start` belongs to, read from `buf[start, end)`,
+   * the frame's first bytes (at least `PEEK_PREFIX_BYTES` of them, or the whole frame); or
+   * undefined when these bytes do not tell. With it, a frame over `maxFrameBytes` is skipped
+   * as it arrives (never buffered) and reported to the reactor's `onFrameSkipped` with this
+   * id, so only that call fails; without it, such a frame closes the connection.
+   */
+  peekId?(buffer: Buffer, start: number, end: number): number | undefined;
 }
 
 /** An encoder and a decoder that together speak one wire format. */

@@ -12,7 +12,8 @@ import {
   QueueFullError,
   ReactorError,
 } from './errors.js';
-import { FrameReader, INCOMPLETE } from './frame-reader.js';
+import { FrameReader, INCOMPLETE, OversizedFrame } from './frame-reader.js';
+import type { InboundBudget } from './inbound-budget.js';
 import { type ConnectionLimits, type ResolvedLimits, type SocketOptions, resolveLimits } from './options.js';
 import { OutboundBuffer } from './outbound-buffer.js';
 
@@ -25,7 +26,23 @@ export interface Reactor<In> {
   onMessage(message: In): void;
   /** Called once when the connection has closed; `reason` is undefined for a clean close. */
   onClose?(reason: Error | undefined): void;
+  /**
+   * A frame over `maxFrameBytes` whose id the decoder could read (`Decoder.peekId`) is being
+   * skipped: its bytes are discarded as they arrive, and the connection goes on. Without this
+   * hook, or when the id cannot be read, such a frame closes the connection with
+   * `ERR_FRAME_TOO_LARGE`, as does the `MAX_OVERSIZED_IN_A_ROW`th oversized frame in a row.
+   */
+  onFrameSkipped?(frame: OversizedFrame): void;
 }
+
+/**
+ * A peer whose frames are all over maxFrameBytes is misconfigured or hostile: after this many
+ * in a row (no frame of an acceptable size between them), its connection is closed.
+ */
+export const MAX_OVERSIZED_IN_A_ROW = 16;
+
+/** An outbound scratch buffer unused for this long is released (an idle connection holds none). */
+const OUTBOUND_IDLE_MS = 1000;
 
 export type ReactorFactory<In, Out> = (connection: Connection<In, Out>) => Reactor<In>;
 
@@ -74,6 +91,14 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   private readonly socket: Duplex;
   private readonly encoder: Encoder<Out>;
   private readonly reader: FrameReader<In>;
+  private readonly budget: InboundBudget | undefined;
+  /** What `budget` was last told this connection holds. */
+  private charged = 0;
+  private oversizedInARow = 0;
+  // Outbound scratch release: armed after a flush while a scratch is allocated; see onIdleTimer.
+  private idleTimer: NodeJS.Timeout | undefined;
+  private flushes = 0;
+  private flushesAtIdleArm = 0;
   private readonly reactor: Reactor<In>;
   private readonly out = new OutboundBuffer();
   private flushScheduled = false;
@@ -94,11 +119,13 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   private resolveClosed!: (reason: Error | undefined) => void;
   private drainWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
-  constructor(socket: Duplex, options: ConnectionOptions<In, Out>) {
+  /** `budget`: the listener's shared inbound accounting (accepted connections only). */
+  constructor(socket: Duplex, options: ConnectionOptions<In, Out>, budget?: InboundBudget) {
     super();
     this.socket = socket;
     this.limits = resolveLimits(options.limits);
     this.encoder = options.encoder;
+    this.budget = budget;
     this.reader = new FrameReader(options.decoder, this.limits.maxFrameBytes);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     configureSocket(socket, options);
@@ -262,6 +289,9 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     if (frameErrorChannel.hasSubscribers) publishIfFrameError(this, reason);
     this._state = 'closing';
     this.out.take();
+    // Nothing more is delivered: what the reader holds is freed now, not at 'close'.
+    this.reader.clear();
+    this.chargeBudget();
     this.socket.destroy();
   }
 
@@ -270,6 +300,8 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     this.flushScheduled = false;
     if (this.socketBlocked || this.out.length === 0 || this.socket.destroyed) return;
     const segments = this.out.take();
+    this.flushes++;
+    this.armIdleTimer();
     const last = segments.length - 1;
     // The last write's result covers the whole batch. Its callback runs once the batch is
     // written: the socket emits 'drain' only after refusing a write, so when it accepts the
@@ -294,11 +326,16 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   }
 
   private deliver(): void {
+    this.deliverMessages();
+    this.chargeBudget();
+  }
+
+  private deliverMessages(): void {
     const reader = this.reader;
     while (!this.readPaused && this._state !== 'closed' && !this.socket.destroyed) {
-      let message: In | typeof INCOMPLETE;
+      let message: In | OversizedFrame | typeof INCOMPLETE;
       try {
-        message = reader.read();
+        message = reader.readOrSkip();
       } catch (err) {
         this.destroy(err instanceof Error ? err : new ProtocolError(String(err)));
         return;
@@ -312,6 +349,11 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
         return;
       }
       this.framesDelivered++;
+      if (message instanceof OversizedFrame) {
+        this.onOversized(message);
+        continue;
+      }
+      this.oversizedInARow = 0;
       try {
         this.reactor.onMessage(message);
       } catch (err) {
@@ -320,6 +362,46 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
       }
     }
   }
+
+  private onOversized(frame: OversizedFrame): void {
+    if (this.reactor.onFrameSkipped === undefined || ++this.oversizedInARow >= MAX_OVERSIZED_IN_A_ROW) {
+      this.destroy(new FrameTooLargeError(frame.size, frame.limit, 'inbound'));
+      return;
+    }
+    try {
+      this.reactor.onFrameSkipped?.(frame);
+    } catch (err) {
+      this.destroy(new ReactorError(err));
+    }
+  }
+
+  /** Tells the listener's budget what the reader holds now; the budget may close a connection (this one or another). */
+  private chargeBudget(): void {
+    const budget = this.budget;
+    if (budget === undefined) return;
+    const held = this._state === 'closed' || this.socket.destroyed ? 0 : this.reader.buffered;
+    if (held === this.charged) return;
+    this.charged = held;
+    budget.charge(this, held);
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer !== undefined) return;
+    this.flushesAtIdleArm = this.flushes;
+    this.idleTimer = setTimeout(this.onIdleTimer, OUTBOUND_IDLE_MS);
+    this.idleTimer.unref();
+  }
+
+  /** Releases the outbound scratch of a connection that wrote nothing for OUTBOUND_IDLE_MS. */
+  private readonly onIdleTimer = (): void => {
+    this.idleTimer = undefined;
+    if (this._state === 'closed') return;
+    if (this.flushes !== this.flushesAtIdleArm) {
+      this.armIdleTimer();
+      return;
+    }
+    this.out.release();
+  };
 
   private armFrameTimer(): void {
     if (this.frameTimer !== undefined) return;
@@ -383,8 +465,11 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     if (this._state === 'closed') return;
     this._state = 'closed';
     clearTimeout(this.frameTimer);
+    clearTimeout(this.idleTimer);
     this.reader.clear();
+    this.chargeBudget();
     this.out.take();
+    this.out.release();
     const reason = this.closeReason;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];

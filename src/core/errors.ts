@@ -34,6 +34,26 @@ export class FrameTimeoutError extends ProtosocketError {
   }
 }
 
+/**
+ * The listener's connections together buffered more partial-frame bytes than
+ * `maxInboundBytes`; the connection holding the largest partial frame was closed with this.
+ */
+export class InboundBudgetError extends ProtosocketError {
+  static readonly code = 'ERR_INBOUND_BUDGET';
+  /** Bytes this connection held when it was closed. */
+  readonly held: number;
+  readonly limit: number;
+
+  constructor(held: number, total: number, limit: number) {
+    super(
+      InboundBudgetError.code,
+      `inbound budget exceeded: connections buffered ${total} bytes of partial frames, over maxInboundBytes (${limit}); closed the one holding the most (${held} bytes)`,
+    );
+    this.held = held;
+    this.limit = limit;
+  }
+}
+
 /** The peer sent bytes that can never become a valid frame, or broke a protocol rule. */
 export class ProtocolError extends ProtosocketError {
   static readonly code = 'ERR_PROTOCOL';

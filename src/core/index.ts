@@ -1,12 +1,15 @@
 // The public surface of `nestjs-protosocket/core` (api/core.api.md records it; `npm run api:update`).
 // Internal on purpose: FrameReader and its INCOMPLETE sentinel (the connection's read loop;
 // decoders use NEED_MORE), BoundedCache, resolveLimits.
-export { NEED_MORE, type Codec, type Decoder, type Encoder } from './codec.js';
+export { NEED_MORE, PEEK_PREFIX_BYTES, type Codec, type Decoder, type Encoder } from './codec.js';
 export { OutboundBuffer } from './outbound-buffer.js';
+export { OversizedFrame } from './frame-reader.js';
+export { InboundBudget } from './inbound-budget.js';
 export { LENGTH_PREFIX_BYTES, lengthPrefixedFrameSize, writeLengthPrefixed } from './length-prefixed.js';
 export { rawCodec } from './raw-codec.js';
 export {
   Connection,
+  MAX_OVERSIZED_IN_A_ROW,
   type ConnectionEvents,
   type ConnectionOptions,
   type ConnectionState,
@@ -32,6 +35,7 @@ export {
   EncodeError,
   FrameTimeoutError,
   FrameTooLargeError,
+  InboundBudgetError,
   InvalidOptionError,
   ProtocolError,
   ProtosocketError,

@@ -4,6 +4,8 @@ import tls from 'node:tls';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { connectionOpenChannel, publishConnectionOpen } from './diagnostics.js';
 import { type Endpoint, socketAddress } from './endpoint.js';
+import { InboundBudget } from './inbound-budget.js';
+import { resolveLimits } from './options.js';
 
 /** How to serve an endpoint, besides its address. */
 export interface BindOptions {
@@ -26,6 +28,8 @@ export interface ListenerEvents<In, Out> {
 /** An accepting endpoint. Every accepted socket becomes a `Connection` with its own reactor. */
 export class Listener<In = unknown, Out = unknown> extends EventEmitter<ListenerEvents<In, Out>> {
   private readonly live = new Set<Connection<In, Out>>();
+  /** Inbound bytes of every connection, counted together against `limits.maxInboundBytes`. */
+  readonly inbound: InboundBudget;
   private closing: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
 
@@ -34,6 +38,7 @@ export class Listener<In = unknown, Out = unknown> extends EventEmitter<Listener
     private readonly options: ListenOptions<In, Out>,
   ) {
     super();
+    this.inbound = new InboundBudget(resolveLimits(options.limits).maxInboundBytes);
     const accept = (socket: net.Socket) => this.accept(socket);
     if (server instanceof tls.Server) {
       server.on('secureConnection', accept);
@@ -94,7 +99,7 @@ export class Listener<In = unknown, Out = unknown> extends EventEmitter<Listener
     }
     // Half-open from here on: the Connection ends our side once it has written what it queued.
     socket.allowHalfOpen = true;
-    const connection = new Connection(socket, this.options);
+    const connection = new Connection(socket, this.options, this.inbound);
     this.live.add(connection);
     void connection.closed.then(() => this.live.delete(connection));
     if (connectionOpenChannel.hasSubscribers) publishConnectionOpen(connection, 'server');

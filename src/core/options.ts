@@ -19,6 +19,14 @@ export interface ConnectionLimits {
    * that stalls mid-frame cannot hold the buffer forever. Default 30 000.
    */
   frameTimeoutMs?: number;
+  /**
+   * Listeners only: bytes that all of one listener's connections together may hold in partial
+   * frames (and in whole frames waiting while reading is paused). When arriving bytes take the
+   * total over it, the connection holding the most is closed with `ERR_INBOUND_BUDGET`.
+   * Default 256 MiB (sixteen frames of the default maxFrameBytes), or 2 x maxFrameBytes if
+   * that is more. Must be at least maxFrameBytes.
+   */
+  maxInboundBytes?: number;
 }
 
 export interface SocketOptions {
@@ -37,14 +45,20 @@ export const DEFAULT_LIMITS: ResolvedLimits = Object.freeze({
   maxQueuedBytes: 64 * 1024 * 1024,
   flushBytes: 128 * 1024,
   frameTimeoutMs: 30_000,
+  maxInboundBytes: 256 * 1024 * 1024,
 });
 
 export function resolveLimits(limits: ConnectionLimits | undefined): ResolvedLimits {
-  const resolved = { ...DEFAULT_LIMITS, ...definedOnly(limits) };
+  const given = definedOnly(limits);
+  const resolved = { ...DEFAULT_LIMITS, ...given };
+  if (given.maxInboundBytes === undefined) resolved.maxInboundBytes = Math.max(DEFAULT_LIMITS.maxInboundBytes, 2 * resolved.maxFrameBytes);
   for (const [name, value] of Object.entries(resolved)) {
     if (!Number.isSafeInteger(value) || value <= 0) {
       throw new InvalidOptionError(name, `${name} must be a positive integer, got ${value}`);
     }
+  }
+  if (resolved.maxInboundBytes < resolved.maxFrameBytes) {
+    throw new InvalidOptionError('maxInboundBytes', `maxInboundBytes (${resolved.maxInboundBytes}) must be at least maxFrameBytes (${resolved.maxFrameBytes})`);
   }
   return resolved;
 }

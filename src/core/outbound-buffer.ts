@@ -13,9 +13,15 @@ import { EncodeError } from './errors.js';
  * Invariant: bytes of `scratch` before `pos` are never rewritten once `take()` has returned
  * them, except a frame header reserved by `beginFrame` and filled by `endFrame` before the
  * frame's segments are taken.
+ *
+ * The scratch is allocated by the first write that needs it, not up front, and `release()`
+ * drops it when nothing is queued: an idle connection holds no outbound memory.
  */
+/** The scratch while none is allocated: every reserve finds it full. */
+const NO_SCRATCH = Buffer.alloc(0);
+
 export class OutboundBuffer {
-  private scratch: Buffer;
+  private scratch: Buffer = NO_SCRATCH;
   private pos = 0;
   private segmentStart = 0;
   private segments: Uint8Array[] = [];
@@ -27,7 +33,7 @@ export class OutboundBuffer {
   private bodyStart = 0;
 
   // A rollback point (see mark / rewind).
-  private markScratch: Buffer;
+  private markScratch: Buffer = NO_SCRATCH;
   private markPos = 0;
   private markSegmentStart = 0;
   private markSegments = 0;
@@ -36,10 +42,7 @@ export class OutboundBuffer {
   constructor(
     private readonly chunkBytes = 64 * 1024,
     private readonly referenceThreshold = 16 * 1024,
-  ) {
-    this.scratch = Buffer.allocUnsafeSlow(chunkBytes);
-    this.markScratch = this.scratch;
-  }
+  ) {}
 
   /** Bytes written and not yet taken. */
   get length(): number {
@@ -156,6 +159,25 @@ export class OutboundBuffer {
     this.segments = [];
     this.queued = 0;
     return taken;
+  }
+
+  /** Bytes of scratch allocated (0 while released). */
+  get scratchBytes(): number {
+    return this.scratch.length;
+  }
+
+  /**
+   * Drops the scratch, if nothing is queued and no frame is under construction; the next write
+   * allocates a new one. Taken segments keep their bytes alive for as long as they need them.
+   */
+  release(): void {
+    if (this.queued !== 0 || this.headerBuffer !== null) return;
+    this.scratch = NO_SCRATCH;
+    this.markScratch = NO_SCRATCH;
+    this.pos = 0;
+    this.segmentStart = 0;
+    this.markPos = 0;
+    this.markSegmentStart = 0;
   }
 
   private seal(): void {
