@@ -34,9 +34,20 @@ export function decodeOne<T>(decoder: Decoder<T>, bytes: Buffer): T {
   return messages[0] as T;
 }
 
-/** What feeding `bytes` to `decoder` throws; fails the test if the bytes are accepted. */
+/**
+ * How `decoder` refuses `bytes`: what feeding them throws (the framing is broken: the
+ * connection closes), or the `invalid` of a frame it returns marked so (the frame is intact,
+ * its content is bad: only its call fails). Fails the test if the bytes are accepted.
+ */
 export function decodeError<T>(decoder: Decoder<T>, bytes: Buffer): unknown {
-  return thrownBy(() => feed(decoder, [bytes]));
+  return thrownBy(() => {
+    const marked = (feed(decoder, [bytes]) as unknown[]).find(isInvalid);
+    if (marked !== undefined) throw marked.invalid;
+  });
+}
+
+function isInvalid(message: unknown): message is { invalid: unknown } {
+  return typeof message === 'object' && message !== null && (message as { invalid?: unknown }).invalid !== undefined;
 }
 
 function read<T>(decoder: Decoder<T>, chunks: readonly Buffer[], maxFrameBytes: number): { messages: T[]; reader: FrameReader<T> } {

@@ -1,5 +1,5 @@
-import { EncodeError, ProtocolError } from '../../core/errors.js';
-import { isControlCode } from './control-code.js';
+import { EncodeError, messageOf, ProtocolError } from '../../core/errors.js';
+import { type ControlCode, isControlCode } from './control-code.js';
 import { MAX_CALL_ID, type Metadata, type RpcFrame } from './frame.js';
 
 /**
@@ -47,11 +47,33 @@ export function ownBytes(view: Uint8Array): Buffer {
 
 /** Metadata is string to string: a peer's other values must not reach handlers typed as strings. */
 export function checkMeta(value: unknown): Metadata {
-  if (!isPlainObject(value)) throw new ProtocolError('meta is not a map');
-  for (const key in value) {
-    if (typeof value[key] !== 'string') throw new ProtocolError('meta values must be strings');
-  }
+  const problem = metaProblem(value);
+  if (problem !== undefined) throw new ProtocolError(problem);
   return value as Metadata;
+}
+
+/** What makes `value` unfit as metadata (naming the key), or undefined when it is string to string. */
+export function metaProblem(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return 'meta must be an object of strings';
+  for (const key in value) {
+    if (typeof value[key] !== 'string') return `meta value for key ${JSON.stringify(key)} must be a string, got ${typeName(value[key])}`;
+  }
+  return undefined;
+}
+
+/**
+ * A frame whose id and code were read but whose content is bad (RpcFrame.invalid): it fails
+ * its own call, not the connection.
+ */
+export function invalidFrame(id: number, code: ControlCode, err: unknown): RpcFrame {
+  const invalid = err instanceof ProtocolError ? err : new ProtocolError(`invalid frame content: ${messageOf(err)}`, { cause: err });
+  return { id, code, invalid };
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,3 +1,4 @@
+import type { ProtocolError } from '../../core/errors.js';
 import type { ControlCode } from './control-code.js';
 
 /** String metadata that travels with a request or event (Nest's `PacketMetadata`). */
@@ -19,6 +20,12 @@ export interface RpcFrame {
   timeoutMs?: number | undefined;
   /** Requests and events: string metadata. */
   meta?: Metadata | undefined;
+  /**
+   * Set by a decoder when the frame is intact (its id and code are readable) but its content
+   * is not valid (metadata, payload): the frame fails its one call, the connection goes on.
+   * The other fields may then be missing.
+   */
+  invalid?: ProtocolError | undefined;
 }
 
 /** Ids are u32 on the wire; 0 is reserved for frames that belong to no call. */

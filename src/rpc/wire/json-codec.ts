@@ -1,9 +1,10 @@
 import { BoundedCache } from '../../core/bounded-cache.js';
 import { NEED_MORE, type Codec, type Decoder, type Encoder } from '../../core/codec.js';
-import { EncodeError, ProtocolError } from '../../core/errors.js';
+import { EncodeError, messageOf, ProtocolError } from '../../core/errors.js';
 import { LENGTH_PREFIX_BYTES, lengthPrefixedFrameSize, writeLengthPrefixed } from '../../core/length-prefixed.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
-import { checkMeta, checkOutbound, isControlCode, ownBytes, wireTimeout } from './envelope.js';
+import { type ControlCode } from './control-code.js';
+import { checkMeta, checkOutbound, invalidFrame, isControlCode, ownBytes, wireTimeout } from './envelope.js';
 import type { Metadata, RpcFrame } from './frame.js';
 
 /**
@@ -49,6 +50,10 @@ const jsonDecoder: Decoder<RpcFrame> = {
     return size;
   },
   decode: readEnvelope,
+  peekId(buffer: Buffer, start: number, end: number): number | undefined {
+    // The id follows the length, the code and the flags.
+    return end - start >= LENGTH_PREFIX_BYTES + FIXED_HEADER_BYTES ? buffer.readUInt32BE(start + LENGTH_PREFIX_BYTES + 2) : undefined;
+  },
 };
 
 /** The JSON codec. Encoder and decoder keep no per-connection state. */
@@ -87,17 +92,27 @@ function writeEnvelope(frame: RpcFrame, out: OutboundBuffer): void {
   else if (json !== undefined) out.writeUtf8(json);
 }
 
+/**
+ * A bad code or flags byte is a protocol error (the frame cannot be understood at all); bad
+ * content after the fixed header makes an invalid frame, which fails only its call.
+ */
 function readEnvelope(buffer: Buffer, start: number, end: number): RpcFrame {
-  let at = start + LENGTH_PREFIX_BYTES;
+  const at = start + LENGTH_PREFIX_BYTES;
   const code = buffer[at] as number;
   const flags = buffer[at + 1] as number;
   const id = buffer.readUInt32BE(at + 2);
-  at += FIXED_HEADER_BYTES;
   if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${code}`);
   if ((flags & ~KNOWN_FLAGS) !== 0 || (flags & (FLAG_JSON | FLAG_BYTES)) === (FLAG_JSON | FLAG_BYTES)) {
     throw new ProtocolError(`invalid flags 0x${flags.toString(16)}`);
   }
+  try {
+    return readFields(buffer, at + FIXED_HEADER_BYTES, end, id, code, flags);
+  } catch (err) {
+    return invalidFrame(id, code, err);
+  }
+}
 
+function readFields(buffer: Buffer, at: number, end: number, id: number, code: ControlCode, flags: number): RpcFrame {
   let pattern: string | undefined;
   if ((flags & FLAG_PATTERN) !== 0) {
     const length = readLength(buffer, at, end, 2);
@@ -115,12 +130,12 @@ function readEnvelope(buffer: Buffer, start: number, end: number): RpcFrame {
   if ((flags & FLAG_META) !== 0) {
     const length = readLength(buffer, at, end, 4);
     at += 4;
-    meta = checkMeta(JSON.parse(buffer.toString('utf8', at, at + length)));
+    meta = checkMeta(parseJson(buffer.toString('utf8', at, at + length), 'meta'));
     at += length;
   }
   let data: unknown;
   if ((flags & FLAG_JSON) !== 0) {
-    data = JSON.parse(buffer.toString('utf8', at, end));
+    data = parseJson(buffer.toString('utf8', at, end), 'payload');
   } else if ((flags & FLAG_BYTES) !== 0) {
     data = ownBytes(buffer.subarray(at, end));
   } else if (at !== end) {
@@ -134,6 +149,14 @@ function readLength(buffer: Buffer, at: number, end: number, width: 2 | 4): numb
   const length = width === 2 ? buffer.readUInt16BE(at) : buffer.readUInt32BE(at);
   need(at + width + length, end);
   return length;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ProtocolError(`invalid JSON ${what}: ${messageOf(err)}`, { cause: err });
+  }
 }
 
 function need(position: number, end: number): void {

@@ -4,7 +4,7 @@ import { messageOf, ProtocolError } from '../../core/errors.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
 import type { ControlCode } from './control-code.js';
 import type { Metadata, RpcFrame } from './frame.js';
-import { checkMeta, checkOutbound, isCallId, isControlCode, isPlainObject, isWireTimeout, ownBytes, wireTimeout } from './envelope.js';
+import { checkMeta, checkOutbound, invalidFrame, isCallId, isControlCode, isPlainObject, isWireTimeout, ownBytes, wireTimeout } from './envelope.js';
 
 /**
  * The MessagePack codec (docs/PROTOCOL.md, "msgpack"), framed as protosocket-messagepack
@@ -99,9 +99,19 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec<Rpc
         // (trailing bytes) or runs past it (truncated), so the declared length is the truth.
         body = unpackr.unpack(buffer, { start: start + MSGPACK_HEADER_BYTES, end });
       } catch (err) {
-        throw new ProtocolError(`invalid msgpack body: ${messageOf(err)}`, { cause: err });
+        const error = new ProtocolError(`invalid msgpack body: ${messageOf(err)}`, { cause: err });
+        // The frame is intact (its length said where it ends): if its id and code can still be
+        // read, only its call fails.
+        const id = peekKey(buffer, start, end, 0x69);
+        const code = peekKey(buffer, start, end, 0x63);
+        if (isCallId(id) && isControlCode(code)) return invalidFrame(id, code, error);
+        throw error;
       }
       return fromEnvelope(body);
+    },
+    peekId(buffer: Buffer, start: number, end: number): number | undefined {
+      const id = peekKey(buffer, start, end, 0x69);
+      return isCallId(id) ? id : undefined;
     },
   };
 
@@ -131,6 +141,10 @@ function toEnvelope(frame: RpcFrame): Envelope {
   return envelope;
 }
 
+/**
+ * A body that is not a map, an unknown key, or a bad id or code is a protocol error; a bad
+ * pattern, timeout or meta makes an invalid frame, which fails only its call.
+ */
 function fromEnvelope(body: unknown): RpcFrame {
   if (!isPlainObject(body)) throw new ProtocolError('msgpack body is not a map');
   for (const key in body) {
@@ -140,14 +154,80 @@ function fromEnvelope(body: unknown): RpcFrame {
   const { i: id, c: code, p: pattern, t: timeoutMs, m: meta, d: data } = body;
   if (!isCallId(id)) throw new ProtocolError('envelope id (i) must be an integer in 0..2^32-1');
   if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${messageOf(code)}`);
-  if (pattern !== undefined && typeof pattern !== 'string') throw new ProtocolError('envelope pattern (p) must be a string');
-  if (timeoutMs !== undefined && !isWireTimeout(timeoutMs)) throw new ProtocolError('envelope timeout (t) must be an integer in 0..2^32-1');
-  return {
-    id,
-    code,
-    pattern,
-    data: data instanceof Uint8Array ? ownBytes(data) : data,
-    timeoutMs,
-    meta: meta === undefined ? undefined : checkMeta(meta),
-  };
+  try {
+    if (pattern !== undefined && typeof pattern !== 'string') throw new ProtocolError('envelope pattern (p) must be a string');
+    if (timeoutMs !== undefined && !isWireTimeout(timeoutMs)) throw new ProtocolError('envelope timeout (t) must be an integer in 0..2^32-1');
+    return {
+      id,
+      code,
+      pattern,
+      data: data instanceof Uint8Array ? ownBytes(data) : data,
+      timeoutMs,
+      meta: meta === undefined ? undefined : checkMeta(meta),
+    };
+  } catch (err) {
+    return invalidFrame(id, code, err);
+  }
+}
+
+/**
+ * The unsigned integer stored under the one-letter key `key` (an ASCII code) of the envelope
+ * map of the frame at `start`, read from `buf[start, end)` without decoding the rest: entries
+ * before it are skipped while their values are scalars or strings. Undefined when these bytes
+ * do not tell (the key is absent from them, or follows a value this does not skip).
+ */
+function peekKey(buffer: Buffer, start: number, end: number, key: number): number | undefined {
+  let at = start + MSGPACK_HEADER_BYTES;
+  if (at >= end) return undefined;
+  const mapByte = buffer[at] as number;
+  let entries: number;
+  if (mapByte >= 0x80 && mapByte <= 0x8f) {
+    entries = mapByte & 0x0f;
+    at += 1;
+  } else if (mapByte === 0xde && at + 3 <= end) {
+    entries = buffer.readUInt16BE(at + 1);
+    at += 3;
+  } else if (mapByte === 0xdf && at + 5 <= end) {
+    entries = buffer.readUInt32BE(at + 1);
+    at += 5;
+  } else {
+    return undefined;
+  }
+  for (let entry = 0; entry < entries && at + 2 <= end; entry++) {
+    // Envelope keys are one-letter fixstrs: 0xa1, then the letter.
+    if (buffer[at] !== 0xa1) return undefined;
+    const found = buffer[at + 1] === key;
+    at += 2;
+    if (found) return readUnsigned(buffer, at, end);
+    const next = skipScalar(buffer, at, end);
+    if (next === undefined) return undefined;
+    at = next;
+  }
+  return undefined;
+}
+
+function readUnsigned(buffer: Buffer, at: number, end: number): number | undefined {
+  if (at >= end) return undefined;
+  const byte = buffer[at] as number;
+  if (byte <= 0x7f) return byte;
+  const width = byte === 0xcc ? 1 : byte === 0xcd ? 2 : byte === 0xce ? 4 : byte === 0xcf ? 8 : 0;
+  if (width === 0 || at + 1 + width > end) return undefined;
+  if (width === 8) return buffer.readUInt32BE(at + 1) === 0 ? buffer.readUInt32BE(at + 5) : undefined;
+  return buffer.readUIntBE(at + 1, width);
+}
+
+/** Where the scalar or string value at `at` ends, or undefined for other values (or past `end`). */
+function skipScalar(buffer: Buffer, at: number, end: number): number | undefined {
+  const byte = buffer[at] as number;
+  let size: number;
+  if (byte <= 0x7f || byte >= 0xe0 || byte === 0xc0 || byte === 0xc2 || byte === 0xc3) size = 1;
+  else if (byte >= 0xa0 && byte <= 0xbf) size = 1 + (byte & 0x1f);
+  else if (byte === 0xcc || byte === 0xd0) size = 2;
+  else if (byte === 0xcd || byte === 0xd1) size = 3;
+  else if (byte === 0xce || byte === 0xd2 || byte === 0xca) size = 5;
+  else if (byte === 0xcf || byte === 0xd3 || byte === 0xcb) size = 9;
+  else if ((byte === 0xd9 || byte === 0xc4) && at + 2 <= end) size = 2 + (buffer[at + 1] as number);
+  else if ((byte === 0xda || byte === 0xc5) && at + 3 <= end) size = 3 + buffer.readUInt16BE(at + 1);
+  else return undefined;
+  return at + size <= end ? at + size : undefined;
 }

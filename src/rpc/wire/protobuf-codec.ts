@@ -3,7 +3,8 @@ import type { Codec, Decoder, Encoder } from '../../core/codec.js';
 import { messageOf, ProtocolError } from '../../core/errors.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
 import type { Metadata, RpcFrame } from './frame.js';
-import { checkOutbound, isCallId, isControlCode, ownBytes, wireTimeout } from './envelope.js';
+import { checkOutbound, invalidFrame, isCallId, isControlCode, ownBytes, wireTimeout } from './envelope.js';
+import { ControlCode } from './control-code.js';
 import { varintFrameSize, varintSize, writeVarint } from './varint.js';
 
 /**
@@ -107,6 +108,9 @@ export function createProtobufCodec(options: ProtobufCodecOptions = {}): Codec<R
     decode(buffer: Buffer, start: number, end: number): RpcFrame {
       return decodeFrame(buffer, start, end, root);
     },
+    peekId(buffer: Buffer, start: number, end: number): number | undefined {
+      return peekHead(buffer, bodyStartOf(buffer, start, end), end).id;
+    },
   };
   return { encoder, decoder };
 }
@@ -187,21 +191,43 @@ function encodeFrame(frame: RpcFrame, out: OutboundBuffer): void {
   else out.writeBytes(bytes as Uint8Array);
 }
 
-function decodeFrame(buffer: Buffer, start: number, end: number, root: protobuf.Root | undefined): RpcFrame {
-  // frameSize accepted this delimiter already: its last byte is the first below 0x80.
+/** Where the body of the frame at `start` begins: frameSize accepted its delimiter already, whose last byte is the first below 0x80. */
+function bodyStartOf(buffer: Buffer, start: number, end: number): number {
   let bodyStart = start;
   while (bodyStart < end && (buffer[bodyStart] as number) >= 0x80) bodyStart++;
-  bodyStart++;
+  return bodyStart + 1;
+}
+
+/**
+ * A bad id or code, or an Envelope protobufjs cannot parse whose id cannot be read either, is a
+ * protocol error; bad content (payload, more than one payload) makes an invalid frame, which
+ * fails only its call.
+ */
+function decodeFrame(buffer: Buffer, start: number, end: number, root: protobuf.Root | undefined): RpcFrame {
+  const bodyStart = bodyStartOf(buffer, start, end);
   let envelope: DecodedEnvelope;
   try {
     envelope = EnvelopeType.decode(buffer.subarray(bodyStart, end)) as unknown as DecodedEnvelope;
   } catch (err) {
-    throw new ProtocolError(`invalid protobuf envelope: ${messageOf(err)}`, { cause: err });
+    const error = new ProtocolError(`invalid protobuf envelope: ${messageOf(err)}`, { cause: err });
+    // The frame is intact (its delimiter said where it ends): if its id and code can still be
+    // read, only its call fails.
+    const head = peekHead(buffer, bodyStart, end);
+    if (head.id !== undefined && head.code !== undefined) return invalidFrame(head.id, head.code, error);
+    throw error;
   }
 
   const id = toCallId(envelope.id);
   const code = envelope.code;
   if (!isControlCode(code)) throw new ProtocolError(`unknown control code ${messageOf(code)}`);
+  try {
+    return decodeContent(envelope, id, code, root);
+  } catch (err) {
+    return invalidFrame(id, code, err);
+  }
+}
+
+function decodeContent(envelope: DecodedEnvelope, id: number, code: ControlCode, root: protobuf.Root | undefined): RpcFrame {
   // Presence: protobufjs sets a field on the message only when it was on the wire.
   const pattern = Object.hasOwn(envelope, 'pattern') ? (envelope.pattern as string) : undefined;
   const timeoutMs = Object.hasOwn(envelope, 'timeout_ms') ? (envelope.timeout_ms as number) : undefined;
@@ -219,6 +245,50 @@ function decodeFrame(buffer: Buffer, start: number, end: number, root: protobuf.
   else if (hasJson) data = parseJson(envelope.json as string);
   else if (hasMessage) data = decodeAny(envelope.message as DecodedAny, root);
   return { id, code, pattern, data, timeoutMs, meta };
+}
+
+/**
+ * The id (field 1) and code (field 2) of the Envelope whose fields are `buf[at, end)`, read
+ * without decoding the rest: fields before them are skipped while they fit in these bytes.
+ * Encoders write fields in number order, so once a field above 2 is seen, the absent ones
+ * hold their defaults (0, Normal); undefined where these bytes do not tell.
+ */
+function peekHead(buffer: Buffer, at: number, end: number): { id?: number | undefined; code?: ControlCode | undefined } {
+  let id: number | undefined;
+  let code: ControlCode | undefined;
+  while (at < end && (id === undefined || code === undefined)) {
+    const tag = readSmallVarint(buffer, at, end);
+    if (tag === undefined) break;
+    at = tag.next;
+    const field = Math.floor(tag.value / 8);
+    const wireType = tag.value & 7;
+    if (field > 2) {
+      id ??= 0;
+      code ??= ControlCode.Normal;
+      break;
+    }
+    if (wireType !== 0) break;
+    const value = readSmallVarint(buffer, at, end);
+    if (value === undefined) break;
+    at = value.next;
+    if (field === 1) id = isCallId(value.value) ? value.value : undefined;
+    else if (field === 2) code = isControlCode(value.value) ? value.value : undefined;
+    if ((field === 1 && id === undefined) || (field === 2 && code === undefined)) break;
+  }
+  return { id, code };
+}
+
+/** A varint of at most 5 bytes (up to 2^35) at `at`, or undefined if longer or past `end`. */
+function readSmallVarint(buffer: Buffer, at: number, end: number): { value: number; next: number } | undefined {
+  let value = 0;
+  let scale = 1;
+  for (let index = 0; index < 5 && at + index < end; index++) {
+    const byte = buffer[at + index] as number;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return { value, next: at + index + 1 };
+    scale *= 0x80;
+  }
+  return undefined;
 }
 
 /** uint64 on the wire (a Long, or a number where protobufjs has no Long), u32 in this protocol. */

@@ -110,6 +110,17 @@ describe('json codec', () => {
       ['unknown flag 0x20', envelope(ControlCode.Normal, 0x20)],
       ['unknown flag 0x80', envelope(ControlCode.Normal, 0x80)],
       ['both JSON and bytes data', envelope(ControlCode.Reply, 0x18, Buffer.from('1'))],
+    ];
+
+    it.each(invalid)('%s', (_name, bytes) => {
+      const thrown = thrownBy(() => feed(jsonDecoder, [bytes]));
+      expect(thrown).toBeInstanceOf(ProtocolError);
+      expect(thrown).toMatchObject({ code: 'ERR_PROTOCOL' });
+    });
+
+    // A well-framed frame whose code and id are readable but whose content is bad fails only
+    // its own call: the decoder returns it marked invalid instead of throwing.
+    const badContent: [string, Buffer][] = [
       ['pattern length cut off', envelope(ControlCode.Normal, 0x01, Buffer.from([0]))],
       ['pattern longer than the frame', envelope(ControlCode.Normal, 0x01, Buffer.concat([u16(10), Buffer.from('abc')]))],
       ['timeout cut off', envelope(ControlCode.Normal, 0x02, Buffer.from([0, 0]))],
@@ -121,10 +132,22 @@ describe('json codec', () => {
       ['bytes after an envelope with no data', envelope(ControlCode.End, 0, Buffer.from('xx'))],
     ];
 
-    it.each(invalid)('%s', (_name, bytes) => {
-      const thrown = thrownBy(() => feed(jsonDecoder, [bytes]));
-      expect(thrown).toBeInstanceOf(ProtocolError);
-      expect(thrown).toMatchObject({ code: 'ERR_PROTOCOL' });
+    it.each(badContent)('%s: an intact frame with bad content is returned marked invalid, with its id', (_name, bytes) => {
+      const frame = decodeOne(jsonDecoder, bytes);
+      expect(frame.id).toBe(1);
+      expect(frame.invalid).toBeInstanceOf(ProtocolError);
+      expect(frame.invalid).toMatchObject({ code: 'ERR_PROTOCOL' });
+    });
+
+    it('names the key whose meta value is not a string', () => {
+      const frame = decodeOne(jsonDecoder, envelope(ControlCode.Normal, 0x04, Buffer.concat([u32(18), Buffer.from('{"ok":"y","x":[1]}')])));
+      expect(frame.invalid?.message).toBe('meta value for key "x" must be a string, got an array');
+    });
+
+    it('reads the id of a frame from its first 10 bytes (peekId)', () => {
+      const bytes = envelope(ControlCode.Normal, 0x08, Buffer.from('"a long payload"'), 0xfeedbeef);
+      expect(jsonDecoder.peekId?.(bytes, 0, 10)).toBe(0xfeedbeef);
+      expect(jsonDecoder.peekId?.(bytes, 0, 9)).toBeUndefined();
     });
 
     it('the decoder itself throws ProtocolError for a bad envelope (not only through the reader)', () => {

@@ -191,3 +191,44 @@ describe('createMsgpackCodec', () => {
     expect(decodeOne(msgpackCodec.decoder, bytes).data).toBe(0.5);
   });
 });
+
+describe('msgpack codec: bad content fails one call, not the connection', () => {
+  it.each([
+    ['a non-string pattern', { i: 1, c: 0, p: 7 }],
+    ['a negative timeout', { i: 1, c: 0, t: -1 }],
+    ['meta that is an array', { i: 1, c: 0, m: ['a'] }],
+    ['meta with a non-string value', { i: 1, c: 0, m: { a: 1 } }],
+  ])('returns a frame with %s marked invalid, with its id and code', (_what, body) => {
+    const frame = decodeOne(msgpackDecoder, frameOf(body));
+    expect(frame).toMatchObject({ id: 1, code: ControlCode.Normal });
+    expect(frame.invalid).toBeInstanceOf(ProtocolError);
+  });
+
+  it('names the key whose meta value is not a string', () => {
+    expect(decodeOne(msgpackDecoder, frameOf({ i: 1, c: 0, m: { ok: 'y', x: 1 } })).invalid?.message).toBe('meta value for key "x" must be a string, got number');
+  });
+
+  it('marks a body msgpackr cannot read invalid when its id and code come first, and throws otherwise', () => {
+    const packed = plain.pack({ i: 7, c: 0, d: 'hello' });
+    const cut = Buffer.concat([Buffer.from([0xce, 0, 0, 0, packed.length - 2]), packed.subarray(0, packed.length - 2)]);
+    expect(decodeOne(msgpackDecoder, cut)).toMatchObject({ id: 7, code: ControlCode.Normal, invalid: expect.any(ProtocolError) });
+    const dataFirst = plain.pack({ d: [1, 2], i: 7, c: 0 });
+    const cutFirst = Buffer.concat([Buffer.from([0xce, 0, 0, 0, dataFirst.length - 4]), dataFirst.subarray(0, dataFirst.length - 4)]);
+    expect(() => decodeOne(msgpackDecoder, cutFirst)).toThrow(ProtocolError);
+  });
+
+  it('keeps refusing a bad id, a bad code, an unknown key and a body that is not a map', () => {
+    for (const body of [{ i: -1, c: 3 }, { i: 1, c: 9 }, { i: 1, c: 0, x: 1 }, [1, 3]]) {
+      expect(() => decodeOne(msgpackDecoder, frameOf(body))).toThrow(ProtocolError);
+    }
+  });
+
+  it('reads the id from the first bytes of a frame (peekId), past scalar and string entries', () => {
+    const bytes = encode(msgpackEncoder, { id: 0xfeed_beef, code: ControlCode.Normal, pattern: 'p', data: 'x'.repeat(1000) });
+    expect(msgpackDecoder.peekId?.(bytes, 0, 64)).toBe(0xfeed_beef);
+    const later = frameOf({ c: 0, p: 'pattern', t: 5, i: 42, d: 'x'.repeat(1000) });
+    expect(msgpackDecoder.peekId?.(later, 0, 64)).toBe(42);
+    expect(msgpackDecoder.peekId?.(frameOf({ d: [1], i: 42 }), 0, 64)).toBeUndefined();
+    expect(msgpackDecoder.peekId?.(bytes, 0, 6)).toBeUndefined();
+  });
+});

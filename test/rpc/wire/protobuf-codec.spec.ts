@@ -240,3 +240,28 @@ describe('protobuf codec: the length delimiter', () => {
     );
   });
 });
+
+describe('protobuf codec: bad content fails one call, not the connection', () => {
+  it('returns frames with invalid JSON, two payloads or an Any it cannot decode marked invalid, with their id', () => {
+    const json = decodeOne(decoder, envelopeFrame({ id: 5, code: 3, json: '{nope' }));
+    expect(json).toMatchObject({ id: 5, code: ControlCode.Reply, invalid: expect.any(ProtocolError) });
+    const two = decodeOne(decoder, Buffer.from('0a080110033a01313201ff', 'hex'));
+    expect(two).toMatchObject({ id: 1, code: ControlCode.Reply, invalid: expect.any(ProtocolError) });
+    const any = { type_url: 'type.googleapis.com/example.v1.Nope', value: Buffer.alloc(0) };
+    expect(decodeOne(decoder, envelopeFrame({ id: 6, code: 0, pattern: 'p', message: any })).invalid).toBeInstanceOf(ProtocolError);
+  });
+
+  it('marks a body protobufjs cannot parse invalid when its id and code come first, and throws when they do not', () => {
+    expect(decodeOne(decoder, Buffer.from('0608011003320a', 'hex'))).toMatchObject({ id: 1, code: ControlCode.Reply, invalid: expect.any(ProtocolError) });
+    expect(() => decodeOne(decoder, Buffer.from('0208ff', 'hex'))).toThrow(ProtocolError);
+  });
+
+  it('reads the id from the first bytes of a frame (peekId)', () => {
+    const bytes = encode(encoder, { id: 0xfeed_beef, code: ControlCode.Normal, pattern: 'p', data: Buffer.alloc(1000) });
+    expect(decoder.peekId?.(bytes, 0, 64)).toBe(0xfeed_beef);
+    // Id 0 is absent on the wire: a field above 2 first means the defaults.
+    const event = encode(encoder, { id: 0, code: ControlCode.Event, pattern: 'p', data: Buffer.alloc(1000) });
+    expect(decoder.peekId?.(event, 0, 64)).toBe(0);
+    expect(decoder.peekId?.(bytes, 0, 3)).toBeUndefined();
+  });
+});
