@@ -32,6 +32,14 @@ const COPY_CHUNKS_BELOW = 16 * 1024;
 /** Blocks grow with what the reader holds, between these sizes (never past the frame's end). */
 const BLOCK_MIN_BYTES = 4 * 1024;
 const BLOCK_MAX_BYTES = 64 * 1024;
+/**
+ * `readOrSkip` skips frames up to this many times maxFrameBytes; a header announcing more is
+ * taken for broken framing (bytes of another protocol, or garbage, read as a length are
+ * usually huge) and thrown at once, as is not worth reading a frame that size to keep the
+ * connection.
+ */
+export const MAX_SKIPPED_FRAME_FACTOR = 16;
+
 /** Bytes gathered at least when a frame's header is split across chunks. */
 const HEADER_PROBE_BYTES = 64;
 
@@ -108,8 +116,8 @@ export class FrameReader<T> {
   }
 
   /**
-   * As `read`, but a frame over `maxFrameBytes` whose id the decoder can read from its first
-   * bytes (`Decoder.peekId`) is skipped instead of thrown: reported once as an
+   * As `read`, but a frame over `maxFrameBytes` (and at most MAX_SKIPPED_FRAME_FACTOR times
+   * it) whose id the decoder can read from its first bytes (`Decoder.peekId`) is skipped instead of thrown: reported once as an
    * `OversizedFrame`, then discarded as it arrives. The reader stays usable.
    */
   readOrSkip(): T | OversizedFrame | typeof INCOMPLETE {
@@ -137,7 +145,9 @@ export class FrameReader<T> {
       }
       const size = this.expected;
       if (size > this.maxFrameBytes) {
-        if (!skipOversized) throw new FrameTooLargeError(size, this.maxFrameBytes, 'inbound');
+        if (!skipOversized || size > this.maxFrameBytes * MAX_SKIPPED_FRAME_FACTOR) {
+          throw new FrameTooLargeError(size, this.maxFrameBytes, 'inbound');
+        }
         return this.skip(size);
       }
       if (size > this.end - this.start) {

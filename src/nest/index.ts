@@ -19,14 +19,17 @@ export {
 // The codec and every error a Nest user can receive, so the package root is enough for Nest users.
 export { jsonCodec } from '../rpc/wire/json-codec.js';
 export {
+  BadRequestError,
   CancelledError,
   ClientClosedError,
   DeadlineExceededError,
   DuplicateCallIdError,
+  InvalidMetadataError,
   NoHandlerError,
   PeerUnresponsiveError,
   RefusedError,
   RemoteError,
+  RequestTooLargeError,
   ServerErrorCode,
   ServerStateError,
   ShuttingDownError,
@@ -38,6 +41,7 @@ export {
   EncodeError,
   FrameTimeoutError,
   FrameTooLargeError,
+  InboundBudgetError,
   InvalidOptionError,
   ProtocolError,
   ProtosocketError,

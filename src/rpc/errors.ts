@@ -1,4 +1,4 @@
-import { ProtosocketError } from '../core/errors.js';
+import { FrameTooLargeError, type ProtocolError, ProtosocketError } from '../core/errors.js';
 
 /** The call was cancelled: by its AbortSignal or unsubscribe on the client, or abandoned by the server. */
 export class CancelledError extends ProtosocketError {
@@ -117,6 +117,45 @@ export class RefusedError extends ProtosocketError {
   }
 }
 
+/**
+ * A request frame was intact but its content was not (metadata that is not string to string, a
+ * payload the codec cannot decode): that call fails, the connection goes on. Sent to the
+ * client as an error body.
+ */
+export class BadRequestError extends ProtosocketError {
+  static readonly code = 'ERR_BAD_REQUEST';
+
+  constructor(cause: ProtocolError) {
+    super(BadRequestError.code, `bad request: ${cause.message}`, { cause });
+  }
+}
+
+/**
+ * A request frame was over the server's maxFrameBytes: its body was skipped unread and only
+ * that call fails. Sent to the client as an error body (code ERR_FRAME_TOO_LARGE, as the
+ * connection-level FrameTooLargeError).
+ */
+export class RequestTooLargeError extends ProtosocketError {
+  static readonly code = FrameTooLargeError.code;
+  readonly size: number;
+  readonly limit: number;
+
+  constructor(size: number, limit: number) {
+    super(RequestTooLargeError.code, `request frame of ${size} bytes exceeds the server's maxFrameBytes (${limit}); its body was skipped`);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** A call or event was given metadata that is not string to string; the message names the key. Nothing was sent. */
+export class InvalidMetadataError extends ProtosocketError {
+  static readonly code = 'ERR_INVALID_METADATA';
+
+  constructor(problem: string) {
+    super(InvalidMetadataError.code, problem);
+  }
+}
+
 /** Codes the server puts in error bodies it generates itself (not thrown by a handler). */
 export const ServerErrorCode = {
   /** No handler for the request's pattern. */
@@ -129,6 +168,10 @@ export const ServerErrorCode = {
   Refused: RefusedError.code,
   DeadlineExceeded: DeadlineExceededError.code,
   SlowConsumer: SlowConsumerError.code,
+  /** The request frame was intact but its content was not (metadata, a payload the codec cannot decode). */
+  BadRequest: BadRequestError.code,
+  /** The request frame was over the server's maxFrameBytes; its body was skipped unread. */
+  FrameTooLarge: RequestTooLargeError.code,
 } as const;
 
 function remoteMessage(body: unknown): string {

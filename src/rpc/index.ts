@@ -22,14 +22,17 @@ export type {
 export { RpcServer, type RpcListenOptions, type RpcServerEvents, type RpcServerOptions } from './server/server.js';
 export type { RpcServerHooks, RpcServerSettings } from './server/options.js';
 export {
+  BadRequestError,
   CancelledError,
   ClientClosedError,
   DeadlineExceededError,
   DuplicateCallIdError,
+  InvalidMetadataError,
   NoHandlerError,
   PeerUnresponsiveError,
   RefusedError,
   RemoteError,
+  RequestTooLargeError,
   ServerErrorCode,
   ServerStateError,
   ShuttingDownError,

@@ -95,7 +95,6 @@ describe('a server facing a hand-driven client', () => {
     ['a frame shorter than the envelope', Buffer.from([0, 0, 0, 2, 0, 0])],
     ['an unknown control code', encode(jsonCodec.encoder, { id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0x7f, 4, 5)],
     ['unknown flags', encode(jsonCodec.encoder, { id: 1, code: ControlCode.Normal, pattern: 'echo' }).fill(0xe0, 5, 6)],
-    ['data that is not JSON', Buffer.concat([encode(jsonCodec.encoder, { id: 1, code: ControlCode.Normal, data: 'abc' }).subarray(0, -1), Buffer.from('!')])],
     ['a Reply (only a server may send one)', encode(jsonCodec.encoder, { id: 1, code: ControlCode.Reply, data: 1 })],
     ['a GoAway (only a server may send one)', encode(jsonCodec.encoder, { id: 0, code: ControlCode.GoAway })],
   ];
@@ -110,6 +109,32 @@ describe('a server facing a hand-driven client', () => {
     expect(await pair.client.call('echo', 'after')).toBe('after');
     expect(pair.client.status).toBe('connected');
     expect(pair.server.connectionCount).toBe(1);
+  });
+});
+
+describe('a server facing a client that sends intact frames with bad content', () => {
+  let pair: RpcPair;
+
+  beforeEach(async () => {
+    pair = await rpcPair((server) => server.handle('echo', (data) => data));
+  });
+
+  afterEach(() => pair.dispose());
+
+  it('data that is not JSON fails that call with ERR_BAD_REQUEST; the connection keeps working', async () => {
+    const { conn, inbox } = await frameClient(pair.port);
+    try {
+      const bytes = Buffer.concat([encode(jsonCodec.encoder, { id: 1, code: ControlCode.Normal, pattern: 'echo', data: 'abc' }).subarray(0, -1), Buffer.from('!')]);
+      conn.unwrap().write(bytes);
+      const refused = await within(inbox.next(is(1, ControlCode.Error)), 2000, 'the bad request to be refused');
+      expect(refused.data).toMatchObject({ code: 'ERR_BAD_REQUEST', message: expect.stringContaining('invalid JSON payload') });
+
+      conn.send({ id: 2, code: ControlCode.Normal, pattern: 'echo', data: 'after' });
+      expect((await within(inbox.next(is(2, ControlCode.Reply)), 2000, 'the next call to reply')).data).toBe('after');
+      expect(inbox.isOpen).toBe(true);
+    } finally {
+      conn.destroy();
+    }
   });
 });
 

@@ -1,12 +1,14 @@
 import type { Connection, Reactor } from '../../core/connection.js';
-import { ProtocolError } from '../../core/errors.js';
+import { FrameTooLargeError, ProtocolError } from '../../core/errors.js';
+import type { OversizedFrame } from '../../core/frame-reader.js';
 import { type CallHandle, type CallObserver, type CallOptions, SETTLED_HANDLE } from './call.js';
 import type { ReadThrottle } from './call-stream.js';
 import { type CallCanceller, PendingCall } from './pending-call.js';
 import { ObservedClientCall } from './observed-call.js';
 import { callsObserved } from '../diagnostics.js';
 import { ControlCode } from '../wire/control-code.js';
-import { CancelledError, DeadlineExceededError, PeerUnresponsiveError, RemoteError } from '../errors.js';
+import { CancelledError, DeadlineExceededError, InvalidMetadataError, PeerUnresponsiveError, RemoteError } from '../errors.js';
+import { metaProblem } from '../wire/envelope.js';
 import { connectionLost, IdleWaiters } from '../in-flight.js';
 import { Keepalive, KEEPALIVE_PING_ID, type KeepaliveSettings } from '../keepalive.js';
 import { SessionClock } from '../session-clock.js';
@@ -91,9 +93,15 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
       observer.error(new CancelledError('call aborted before it started', { cause: signal.reason }));
       return SETTLED_HANDLE;
     }
+    const meta = options?.meta;
+    const problem = meta === undefined ? undefined : metaProblem(meta);
+    if (problem !== undefined) {
+      observer.error(new InvalidMetadataError(problem));
+      return SETTLED_HANDLE;
+    }
     const id = this.allocateId();
     const timeoutMs = options?.timeoutMs ?? this.defaultTimeoutMs;
-    const frame: RpcFrame = { id, code: ControlCode.Normal, pattern, data, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, meta: options?.meta };
+    const frame: RpcFrame = { id, code: ControlCode.Normal, pattern, data, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, meta };
     if (callsObserved()) observer = new ObservedClientCall(this.connection, frame, observer);
     const call = new PendingCall(id, observer, this);
     try {
@@ -121,6 +129,8 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
 
   /** Sends an event. Resolves at once, or after the connection drains when it is over its high-water mark. */
   sendEvent(pattern: string, data: unknown, meta: Metadata | undefined): Promise<void> {
+    const problem = meta === undefined ? undefined : metaProblem(meta);
+    if (problem !== undefined) return Promise.reject(new InvalidMetadataError(problem));
     const frame: RpcFrame = { id: 0, code: ControlCode.Event, pattern, data, timeoutMs: undefined, meta };
     try {
       return this.connection.send(frame) ? QUEUED : this.connection.waitForDrain();
@@ -145,6 +155,13 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
   }
 
   onMessage(frame: RpcFrame): void {
+    if (frame.invalid !== undefined) {
+      // An intact frame whose content cannot be used fails its call (Cancel tells the server
+      // to stop, in case it was a stream item); the other calls go on.
+      const call = isCallFrame(frame.code) ? this.calls.get(frame.id) : undefined;
+      if (call !== undefined) this.abandon(call, frame.invalid);
+      return;
+    }
     switch (frame.code) {
       case ControlCode.Normal: {
         this.calls.get(frame.id)?.observer.next(frame.data);
@@ -189,6 +206,12 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
       default:
         this.connection.destroy(new ProtocolError(`a server must not send control code ${frame.code}`));
     }
+  }
+
+  /** A reply over maxFrameBytes, skipped unread: its call fails, the connection goes on. */
+  onFrameSkipped(frame: OversizedFrame): void {
+    const call = this.calls.get(frame.id);
+    if (call !== undefined) this.abandon(call, new FrameTooLargeError(frame.size, frame.limit, 'inbound'));
   }
 
   onClose(reason: Error | undefined): void {
@@ -290,4 +313,9 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     while (this.pings.has(id)) id++;
     return id;
   }
+}
+
+/** Frames whose id is a call's (Ping and Pong ids are the pings' own, GoAway's a watermark). */
+function isCallFrame(code: ControlCode): boolean {
+  return code !== ControlCode.Ping && code !== ControlCode.Pong && code !== ControlCode.GoAway;
 }

@@ -1,6 +1,15 @@
 import type { Connection, Reactor } from '../../core/connection.js';
-import { ProtocolError } from '../../core/errors.js';
-import { CancelledError, DeadlineExceededError, DuplicateCallIdError, NoHandlerError, ShuttingDownError } from '../errors.js';
+import { FrameTooLargeError, ProtocolError } from '../../core/errors.js';
+import type { OversizedFrame } from '../../core/frame-reader.js';
+import {
+  BadRequestError,
+  CancelledError,
+  DeadlineExceededError,
+  DuplicateCallIdError,
+  NoHandlerError,
+  RequestTooLargeError,
+  ShuttingDownError,
+} from '../errors.js';
 import { connectionLost, IdleWaiters } from '../in-flight.js';
 import { ControlCode } from '../wire/control-code.js';
 import type { RpcFrame } from '../wire/frame.js';
@@ -75,6 +84,10 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
   }
 
   onMessage(frame: RpcFrame): void {
+    if (frame.invalid !== undefined) {
+      this.onInvalid(frame, frame.invalid);
+      return;
+    }
     switch (frame.code) {
       case ControlCode.Normal:
         this.onRequest(frame);
@@ -98,6 +111,14 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
       default:
         this.connection.destroy(new ProtocolError(`a client must not send control code ${frame.code}`));
     }
+  }
+
+  /** A frame over maxFrameBytes, skipped unread: its request fails, the connection goes on. */
+  onFrameSkipped(frame: OversizedFrame): void {
+    this.options.reportError(new FrameTooLargeError(frame.size, frame.limit, 'inbound'));
+    // Id 0 is an event's: there is no call to fail. A request reusing an id in flight is not answered under that id.
+    if (frame.id === 0 || this.calls.has(frame.id)) return;
+    sendError(this.output, frame.id, new RequestTooLargeError(frame.size, frame.limit));
   }
 
   onClose(reason: Error | undefined): void {
@@ -173,6 +194,15 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     this.calls.set(id, call);
     if (this.calls.size >= this.options.maxConcurrentCalls) this.connection.pauseReading();
     if (timeoutMs !== undefined) call.armDeadline(timeoutMs);
+  }
+
+  /** An intact frame with bad content: a request is answered with ERR_BAD_REQUEST; anything else is reported and dropped. */
+  private onInvalid(frame: RpcFrame, invalid: ProtocolError): void {
+    if (frame.code === ControlCode.Normal && !this.calls.has(frame.id)) {
+      sendError(this.output, frame.id, new BadRequestError(invalid));
+      return;
+    }
+    this.options.reportError(invalid);
   }
 
   private onEvent(frame: RpcFrame): void {
