@@ -109,6 +109,12 @@ export class Listener<In = unknown, Out = unknown> extends EventEmitter<Listener
 
 /** Binds a TCP, TLS or Unix-socket endpoint. Rejects if binding fails (for example EADDRINUSE). */
 export function listen<In, Out>(options: ListenOptions<In, Out>): Promise<Listener<In, Out>> {
+  try {
+    // Bad limits are refused before anything is bound.
+    resolveLimits(options.limits);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
   const serverOptions = { allowHalfOpen: true, noDelay: options.noDelay ?? true };
   // TLS sockets become half-open only in `accept`, after the handshake. Before it no Connection
   // owns them, so a peer hanging up mid-handshake would leave our side open (and `close()`

@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import {
   FrameTooLargeError,
   NEED_MORE,
+  OversizedFrame,
+  PEEK_PREFIX_BYTES,
   ProtocolError,
   ProtosocketError,
   rawCodec,
@@ -252,4 +254,133 @@ describe('FrameReader', () => {
     expect(hex(rest)).toEqual([b.toString('hex'), c.toString('hex')]);
     expect(first[0]!.equals(a)).toBe(true);
   });
+
+  describe('a split frame costs what has arrived of it', () => {
+    /** Total bytes `Buffer.allocUnsafe` was asked for while `run` ran. */
+    function allocatedDuring(run: () => void): number {
+      const allocUnsafe = jest.spyOn(Buffer, 'allocUnsafe');
+      try {
+        run();
+        return allocUnsafe.mock.calls.reduce((sum, [size]) => sum + size, 0);
+      } finally {
+        allocUnsafe.mockRestore();
+      }
+    }
+
+    it('holds only the received bytes of a 16 MiB frame of which one byte and then 64 KiB arrived', () => {
+      const reader = new FrameReader(rawDecoder, 32 * MiB);
+      const header = Buffer.alloc(5);
+      header.writeUInt32BE(16 * MiB);
+      const allocated = allocatedDuring(() => {
+        reader.push(header);
+        expect(reader.read()).toBe(INCOMPLETE);
+        reader.push(Buffer.alloc(64 * 1024, 1));
+        expect(reader.read()).toBe(INCOMPLETE);
+      });
+      expect(reader.buffered).toBe(5 + 64 * 1024);
+      // Not the announced 16 MiB: a small chunk may be copied into a small block, no more.
+      expect(allocated).toBeLessThanOrEqual(64 * 1024);
+    });
+
+    it('a frame trickled one byte at a time grows in blocks, each at most twice what is held', () => {
+      const body = Buffer.alloc(100_000, 3);
+      const wire = frame(body);
+      const reader = new FrameReader(rawDecoder, MiB);
+      const messages: Buffer[] = [];
+      let largest = 0;
+      const allocUnsafe = jest.spyOn(Buffer, 'allocUnsafe');
+      for (const chunk of bytewise(wire)) {
+        const held = reader.buffered;
+        const before = allocUnsafe.mock.calls.length;
+        reader.push(chunk);
+        for (const call of allocUnsafe.mock.calls.slice(before)) {
+          if (call[0] < wire.length) largest = Math.max(largest, call[0] / Math.max(held, 4096));
+        }
+        messages.push(...drain(reader));
+      }
+      expect(largest).toBeLessThanOrEqual(1);
+      expect(hex(messages)).toEqual([body.toString('hex')]);
+      // Blocks (one per 4-64 KiB) and the frame itself, not one Buffer per byte.
+      expect(allocUnsafe.mock.calls.length).toBeLessThan(20);
+    });
+  });
+
+  describe('skipping frames over maxFrameBytes (readOrSkip)', () => {
+    /** Raw frames whose body starts with a u32 id, which `peekId` reads. */
+    const idDecoder: Decoder<Buffer> = {
+      ...rawDecoder,
+      peekId: (buffer, start, end) => (end - start >= 8 ? buffer.readUInt32BE(start + 4) : undefined),
+    };
+    const readAll = (reader: FrameReader<Buffer>): (Buffer | OversizedFrame)[] => {
+      const out: (Buffer | OversizedFrame)[] = [];
+      for (let next = reader.readOrSkip(); next !== INCOMPLETE; next = reader.readOrSkip()) out.push(next);
+      return out;
+    };
+    const describeAll = (items: readonly (Buffer | OversizedFrame)[]): string[] =>
+      items.map((item) => (item instanceof OversizedFrame ? `skipped ${item.id} (${item.size})` : item.toString('hex')));
+
+    it('reports an oversized frame once with its id, never buffers its body, and reads the next frame', () => {
+      const big = numberedBody(7, 5000);
+      const small = numberedBody(8, 10);
+      const wire = Buffer.concat([frame(big), frame(small)]);
+      const reader = new FrameReader(idDecoder, 1000);
+      const items: (Buffer | OversizedFrame)[] = [];
+      let held = 0;
+      for (const chunk of bytewise(wire)) {
+        reader.push(chunk);
+        items.push(...readAll(reader));
+        held = Math.max(held, reader.buffered);
+      }
+      expect(describeAll(items)).toEqual([`skipped 7 (${4 + 5000})`, small.toString('hex')]);
+      expect(items[0]).toMatchObject({ limit: 1000 });
+      // The first bytes, for the id: the body is dropped as it arrives.
+      expect(held).toBeLessThanOrEqual(PEEK_PREFIX_BYTES);
+      expect(reader.buffered).toBe(0);
+    });
+
+    it('any chunk split gives the same items as one chunk', () => {
+      fc.assert(
+        fc.property(fc.array(fc.nat({ max: 400 }), { maxLength: 12 }), cuts, fc.array(fc.boolean(), { maxLength: 30 }), (sizes, cutAt, readAfter) => {
+          const bodies = sizes.map((size, index) => numberedBody(index, size + 4));
+          const wire = Buffer.concat(bodies.map((body) => frame(body)));
+          const expected = describeAll(readAll(pushed(new FrameReader(idDecoder, 200), [wire])));
+          const reader = new FrameReader(idDecoder, 200);
+          const items: (Buffer | OversizedFrame)[] = [];
+          split(wire, cutAt).forEach((chunk, index) => {
+            reader.push(chunk);
+            if (readAfter[index] ?? true) items.push(...readAll(reader));
+          });
+          items.push(...readAll(reader));
+          expect(describeAll(items)).toEqual(expected);
+          expect(expected.filter((item) => item.startsWith('skipped')).length).toBe(bodies.filter((body) => body.length + 4 > 200).length);
+          expect(reader.buffered).toBe(0);
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('throws FrameTooLargeError when the id cannot be read, and read() always throws', () => {
+      const reader = new FrameReader<Buffer>({ ...rawDecoder, peekId: () => undefined }, 100);
+      reader.push(frame(Buffer.alloc(200)));
+      expect(thrownBy(() => reader.readOrSkip())).toBeInstanceOf(FrameTooLargeError);
+      const strict = new FrameReader(idDecoder, 100);
+      strict.push(frame(Buffer.alloc(200)));
+      expect(thrownBy(() => strict.read())).toBeInstanceOf(FrameTooLargeError);
+      const noPeek = new FrameReader(rawDecoder, 100);
+      noPeek.push(frame(Buffer.alloc(200)));
+      expect(thrownBy(() => noPeek.readOrSkip())).toBeInstanceOf(FrameTooLargeError);
+    });
+  });
 });
+
+/** A body of `size` bytes (at least 4) starting with `id` as a u32. */
+function numberedBody(id: number, size: number): Buffer {
+  const body = Buffer.alloc(size, id & 0xff);
+  body.writeUInt32BE(id);
+  return body;
+}
+
+function pushed<T>(reader: FrameReader<T>, chunks: readonly Buffer[]): FrameReader<T> {
+  for (const chunk of chunks) reader.push(chunk);
+  return reader;
+}

@@ -274,4 +274,38 @@ describe('OutboundBuffer', () => {
       { numRuns: 300 },
     );
   });
+
+  describe('scratch lifetime', () => {
+    it('allocates no scratch until the first write', () => {
+      const allocUnsafeSlow = jest.spyOn(Buffer, 'allocUnsafeSlow');
+      const out = new OutboundBuffer();
+      expect(out.scratchBytes).toBe(0);
+      expect(out.take()).toEqual([]);
+      expect(allocUnsafeSlow).not.toHaveBeenCalled();
+      out.writeUInt8(1);
+      expect(out.scratchBytes).toBe(64 * KiB);
+      expect(allocUnsafeSlow).toHaveBeenCalledTimes(1);
+    });
+
+    it('release drops the scratch once everything is taken; taken bytes stay intact and later writes work', () => {
+      const out = tiny();
+      out.writeBytes(Buffer.from('hello'));
+      out.release();
+      // Refused while bytes are queued.
+      expect(out.scratchBytes).toBe(64);
+      const taken = concat(out.take());
+      out.release();
+      expect(out.scratchBytes).toBe(0);
+      rawEncoder.encode(Buffer.from('again'), out);
+      expect(taken.toString()).toBe('hello');
+      expect(concat(out.take())).toEqual(frame('again'));
+    });
+
+    it('keeps the scratch while a frame is under construction', () => {
+      const out = tiny();
+      out.beginFrame(4);
+      out.release();
+      expect(out.scratchBytes).toBe(64);
+    });
+  });
 });
