@@ -4,13 +4,16 @@ import {
   InboundBudgetError,
   listen,
   MAX_OVERSIZED_IN_A_ROW,
+  MAX_SKIPPED_FRAME_FACTOR,
   OversizedFrame,
   rawCodec,
-  rawDecoder,
   type Decoder,
   type Listener,
 } from '../../src/core/index.js';
-import { acceptNext, frame, Inbox, rawPeer, recording, whenClosed, type RawConnection } from './support.js';
+import { rawPeer, whenClosed } from '../helpers/net.js';
+import { acceptNext, frame, Inbox, recording, type RawConnection } from './support.js';
+
+const rawDecoder = rawCodec.decoder;
 
 const MiB = 1024 * 1024;
 
@@ -154,12 +157,12 @@ describe('frames over maxFrameBytes', () => {
     const client = await connect<Buffer, Uint8Array>({ ...rawCodec, port: listener.port, reactor: inbox.reactor, limits: { maxFrameBytes: 16 * MiB } });
     const connection = await accepted;
     client.send(body(1, 100));
-    client.send(body(2, 4 * MiB));
+    client.send(body(2, 512 * 1024));
     client.send(body(3, 100));
     await until(() => received.length === 2, connection);
 
     expect(received.map((message) => message.readUInt32BE(0))).toEqual([1, 3]);
-    expect(skipped).toEqual([new OversizedFrame(4 + 4 * MiB, 64 * 1024, 2)]);
+    expect(skipped).toEqual([new OversizedFrame(4 + 512 * 1024, 64 * 1024, 2)]);
     expect(connection.state).toBe('open');
     expect(listener.inbound.held).toBe(0);
     client.destroy();
@@ -175,6 +178,17 @@ describe('frames over maxFrameBytes', () => {
     expect(reason).toMatchObject({ code: 'ERR_FRAME_TOO_LARGE' });
     expect(skipped.length).toBe(MAX_OVERSIZED_IN_A_ROW - 1);
     client.destroy();
+  });
+
+  it(`close the connection at once when over ${MAX_SKIPPED_FRAME_FACTOR} x maxFrameBytes (taken for broken framing)`, async () => {
+    const accepted = acceptNext(listener);
+    const socket = await rawPeer(listener.port);
+    const connection = await accepted;
+    // The header alone: no id is needed to refuse it.
+    socket.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+    expect(await connection.closed).toMatchObject({ code: 'ERR_FRAME_TOO_LARGE' });
+    expect(skipped).toEqual([]);
+    socket.destroy();
   });
 
   it('close the connection when the reactor has no onFrameSkipped', async () => {

@@ -1,7 +1,9 @@
-import { ControlCode, RemoteError, RpcClient, type Metadata, type RpcFrame } from '../../src/rpc/index.js';
-import { codecs, codecNames } from '../codecs/support.js';
-import { deferred } from '../helpers/async.js';
-import { encodeFrame, frameClient, frameServer, rejection, rpcPair, within, type RpcPair } from './support.js';
+import { ControlCode, jsonCodec, RemoteError, RpcClient, type Metadata, type RpcFrame } from '../../src/rpc/index.js';
+import { deferred, within } from '../helpers/async.js';
+import { rejection } from '../helpers/errors.js';
+import { encode } from '../helpers/frames.js';
+import { frameClient, frameServer, rpcPair, type RpcPair } from './support.js';
+import { codecNames, codecs } from './wire/support.js';
 
 const KiB = 1024;
 const is = (id: number, code: ControlCode) => (frame: RpcFrame) => frame.id === id && frame.code === code;
@@ -94,7 +96,7 @@ describe('frames with bad metadata', () => {
       conn.send({ id: 1, code: ControlCode.Normal, pattern: 'gate', data: null });
       conn.send({ id: 2, code: ControlCode.Normal, pattern: 'echo', data: 'bad', meta: { fine: 'yes', x: 1 } as unknown as Metadata });
       const refused = await within(inbox.next(is(2, ControlCode.Error)), 2000, 'the bad request to be refused');
-      expect(refused.data).toEqual({ code: 'ERR_BAD_REQUEST', message: 'bad request: meta value for key "x" must be a string, got number' });
+      expect(refused.data).toEqual({ name: 'BadRequestError', code: 'ERR_BAD_REQUEST', message: 'bad request: meta value for key "x" must be a string, got number' });
 
       conn.send({ id: 3, code: ControlCode.Normal, pattern: 'echo', data: 'after', meta: { fine: 'yes' } });
       expect((await within(inbox.next(is(3, ControlCode.Reply)), 2000, 'the next call')).data).toBe('after');
@@ -135,7 +137,7 @@ describe('a reply with bad content', () => {
     const fake = await frameServer((frame, conn) => {
       if (frame.code !== ControlCode.Normal) return;
       if (frame.pattern === 'broken') {
-        const bytes = encodeFrame({ id: frame.id, code: ControlCode.Reply, data: 'abc' });
+        const bytes = encode(jsonCodec.encoder, { id: frame.id, code: ControlCode.Reply, data: 'abc' });
         conn.unwrap().write(Buffer.concat([bytes.subarray(0, -1), Buffer.from('!')]));
       } else {
         conn.send({ id: frame.id, code: ControlCode.Reply, data: frame.data });
