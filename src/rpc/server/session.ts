@@ -115,6 +115,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
 
   /** A frame over maxFrameBytes, skipped unread: its request fails, the connection goes on. */
   onFrameSkipped(frame: OversizedFrame): void {
+    this.activityCount++;
     this.options.reportError(new FrameTooLargeError(frame.size, frame.limit, 'inbound'));
     // Id 0 is an event's: there is no call to fail. A request reusing an id in flight is not answered under that id.
     if (frame.id === 0 || this.calls.has(frame.id)) return;
@@ -198,6 +199,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
 
   /** An intact frame with bad content: a request is answered with ERR_BAD_REQUEST; anything else is reported and dropped. */
   private onInvalid(frame: RpcFrame, invalid: ProtocolError): void {
+    this.activityCount++;
     if (frame.code === ControlCode.Normal && !this.calls.has(frame.id)) {
       sendError(this.output, frame.id, new BadRequestError(invalid));
       return;
