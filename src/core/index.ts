@@ -4,7 +4,7 @@
 export { NEED_MORE, PEEK_PREFIX_BYTES, type Codec, type Decoder, type Encoder } from './codec.js';
 export { OutboundBuffer } from './outbound-buffer.js';
 export { MAX_SKIPPED_FRAME_FACTOR, OversizedFrame } from './frame-reader.js';
-export { InboundBudget } from './inbound-budget.js';
+export { InboundBudget, type BudgetHolder } from './inbound-budget.js';
 export { LENGTH_PREFIX_BYTES, lengthPrefixedFrameSize, writeLengthPrefixed } from './length-prefixed.js';
 export { rawCodec } from './raw-codec.js';
 export {
