@@ -29,9 +29,8 @@ export class OversizedFrame {
  * reference.
  */
 const COPY_CHUNKS_BELOW = 16 * 1024;
-/** Blocks grow with what the reader holds, between these sizes (never past the frame's end). */
-const BLOCK_MIN_BYTES = 4 * 1024;
-const BLOCK_MAX_BYTES = 64 * 1024;
+/** Small chunks are copied into blocks of this size (or the chunk's, if larger; never past the frame's end): at most this much is allocated ahead of the bytes. */
+const BLOCK_BYTES = 4 * 1024;
 /**
  * `readOrSkip` skips frames up to this many times maxFrameBytes; a header announcing more is
  * taken for broken framing (bytes of another protocol, or garbage, read as a length are
@@ -55,7 +54,7 @@ const HEADER_PROBE_BYTES = 64;
  * A chunk is parsed in place while it holds whole frames (zero copy). A frame split across
  * chunks costs what has arrived of it, not what its header announced: its bytes wait in
  * `pieces` and are copied once, into a buffer of exactly the frame's size, when the last one
- * arrives. Small chunks are first copied into blocks that grow with the data, so a frame's
+ * arrives. Small chunks are first copied into 4 KiB blocks, so a frame's
  * body is copied at most twice (a split header's first bytes, at most `HEADER_PROBE_BYTES`,
  * once more). A decoder that cannot size a frame before its end (NEED_MORE) has its bytes
  * gathered into one buffer that doubles as they come.
@@ -195,7 +194,7 @@ export class FrameReader<T> {
     }
     let block = this.block;
     if (block === null || block.length - this.blockEnd < size) {
-      let capacity = Math.min(BLOCK_MAX_BYTES, Math.max(BLOCK_MIN_BYTES, this.buffered));
+      let capacity = BLOCK_BYTES;
       if (this.expected !== NEED_MORE) capacity = Math.min(capacity, this.expected - this.buffered);
       block = Buffer.allocUnsafe(Math.max(capacity, size));
       this.block = block;
