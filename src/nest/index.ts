@@ -9,7 +9,7 @@ export {
   type ProtosocketClientRegistration,
   type ProtosocketRootOptions,
 } from './module/protosocket.module.js';
-export type { ProtosocketClientOptions, ProtosocketServerOptions } from './options.js';
+export type { ProtosocketClientOptions, ProtosocketClientSettings, ProtosocketServerOptions } from './options.js';
 export {
   NO_MESSAGE_HANDLER,
   PROTOSOCKET_CODEC,
@@ -18,6 +18,7 @@ export {
 } from './constants.js';
 // The codec and every error a Nest user can receive, so the package root is enough for Nest users.
 export { jsonCodec } from '../rpc/wire/json-codec.js';
+export type { WireProtocol } from '../rpc/wire/profile.js';
 export {
   BadRequestError,
   CancelledError,
@@ -34,6 +35,7 @@ export {
   ServerStateError,
   ShuttingDownError,
   SlowConsumerError,
+  UnsupportedByProfileError,
 } from '../rpc/errors.js';
 export {
   ConnectTimeoutError,

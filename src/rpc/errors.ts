@@ -156,6 +156,18 @@ export class InvalidMetadataError extends ProtosocketError {
   }
 }
 
+/**
+ * Something the connection's wire profile has no form for: a Ping, an event or GoAway towards
+ * a protosocket-rpc peer, or a codec without a protosocket-rpc form (docs/PROTOCOL.md §12).
+ */
+export class UnsupportedByProfileError extends ProtosocketError {
+  static readonly code = 'ERR_UNSUPPORTED_BY_PROFILE';
+
+  constructor(message: string) {
+    super(UnsupportedByProfileError.code, message);
+  }
+}
+
 /** Codes the server puts in error bodies it generates itself (not thrown by a handler). */
 export const ServerErrorCode = {
   /** No handler for the request's pattern. */

@@ -4,6 +4,7 @@
 export { ControlCode } from './wire/control-code.js';
 export { MAX_CALL_ID, type Metadata, type RpcFrame } from './wire/frame.js';
 export { jsonCodec } from './wire/json-codec.js';
+export type { WireProtocol } from './wire/profile.js';
 export type { CallObserver, CallOptions } from './client/call.js';
 export type { CallHandle } from './client/session.js';
 export type { BackoffOptions } from './client/backoff.js';
@@ -37,4 +38,5 @@ export {
   ServerStateError,
   ShuttingDownError,
   SlowConsumerError,
+  UnsupportedByProfileError,
 } from './errors.js';

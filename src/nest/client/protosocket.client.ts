@@ -25,10 +25,14 @@ export type ProtosocketCallOptions = Omit<CallOptions, 'meta'>;
 // `status` is narrowed below instead; only RpcClientStatus values are ever pushed.
 export class ProtosocketClient extends ClientProxy<Record<never, Function>> implements OnApplicationShutdown {
   private readonly rpc: RpcClient;
+  /** Normalized patterns whose `send()` streams (protosocket-rpc profile). */
+  private readonly streamingPatterns: ReadonlySet<string>;
 
   constructor(options: ProtosocketClientOptions = {}) {
     super();
-    this.rpc = new RpcClient(options);
+    const { streamingPatterns = [], ...rpcOptions } = options;
+    this.rpc = new RpcClient(rpcOptions);
+    this.streamingPatterns = new Set(streamingPatterns.map((pattern) => this.normalizePattern(pattern)));
     this.rpc.on('status', (status) => this._status$.next(status));
   }
 
@@ -44,8 +48,9 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
 
   /**
    * Cold: nothing is sent until subscribed; each subscription is one call. The optional
-   * `options` carry a per-call deadline (`timeoutMs`, which the server sees as `ctx.getDeadline()`)
-   * and an AbortSignal.
+   * `options` carry a per-call deadline (`timeoutMs`, which the server sees as `ctx.getDeadline()`),
+   * an AbortSignal, and (protosocket-rpc profile) `stream: true` for a streaming call; without
+   * it the `streamingPatterns` option decides.
    */
   override send<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput, options?: ProtosocketCallOptions): Observable<TResult> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
@@ -58,8 +63,10 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
         error: (err) => subscriber.error(this.serializeError(err instanceof RemoteError ? err.body : err)),
         complete: () => subscriber.complete(),
       };
-      const callOptions: CallOptions | undefined = packet.metadata === undefined ? options : { ...options, meta: packet.metadata };
-      return this.rpc.open(this.normalizePattern(pattern as string), packet.data, observer, callOptions);
+      const route = this.normalizePattern(pattern as string);
+      let callOptions: CallOptions | undefined = packet.metadata === undefined ? options : { ...options, meta: packet.metadata };
+      if (options?.stream === undefined && this.streamingPatterns.has(route)) callOptions = { ...callOptions, stream: true };
+      return this.rpc.open(route, packet.data, observer, callOptions);
     });
   }
 
@@ -106,15 +113,17 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const route = this.normalizePattern(packet.pattern);
+    const stream = this.streamingPatterns.has(route) ? true : undefined;
     const handle = this.rpc.open(
-      this.normalizePattern(packet.pattern),
+      route,
       packet.data,
       {
         next: (response) => callback({ response }),
         error: (err) => callback({ err: err instanceof RemoteError ? err.body : err, isDisposed: true }),
         complete: () => callback({ isDisposed: true }),
       },
-      packet.metadata === undefined ? undefined : { meta: packet.metadata },
+      packet.metadata === undefined && stream === undefined ? undefined : { meta: packet.metadata, stream },
     );
     return () => handle.cancel();
   }

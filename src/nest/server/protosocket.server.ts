@@ -140,10 +140,15 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     this.eventHandlers.clear();
   }
 
-  private requestHandler(pattern: string): RequestHandler {
+  /**
+   * Undefined only for an event pattern under the protosocket-rpc profile, whose requests the
+   * RPC server then runs through the event handler (a Rust peer has no events, PROTOCOL.md §12).
+   */
+  private requestHandler(pattern: string): RequestHandler | undefined {
     let requestHandler = this.requestHandlers.get(pattern);
     if (requestHandler !== undefined) return requestHandler;
     const handler = this.getHandlerByPattern(pattern);
+    if (handler?.isEventHandler === true && this.options.protocol === 'protosocket-rpc') return undefined;
     if (handler === null || handler.isEventHandler) return noHandler;
     requestHandler = (data, call) => this.runHandler(handler, pattern, data, call);
     this.requestHandlers.set(pattern, requestHandler);

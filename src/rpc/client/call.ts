@@ -14,6 +14,12 @@ export interface CallOptions {
   timeoutMs?: number;
   /** String metadata for the server (Nest's packet metadata). */
   meta?: Metadata;
+  /**
+   * protosocket-rpc profile: the call is streaming (Normal* End) rather than unary (settled by
+   * the first Normal), as the caller decides in protosocket-rpc. `stream()` sets it. The
+   * native protocol ignores it: there the server's frames tell.
+   */
+  stream?: boolean;
 }
 
 /**

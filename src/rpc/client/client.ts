@@ -9,9 +9,11 @@ import { connectSession } from './connect-session.js';
 import type { ClientSession } from './session.js';
 import { DeferredCall, startCall, type Throttled } from './start-call.js';
 import { ClientClosedError } from '../errors.js';
+import { ControlCode } from '../wire/control-code.js';
 import { keepaliveSettings } from '../keepalive.js';
 import type { Metadata, RpcFrame } from '../wire/frame.js';
 import { jsonCodec } from '../wire/json-codec.js';
+import { codecFor, profileOf } from '../wire/profile.js';
 import type { RpcClientOptions } from './options.js';
 
 export type { RpcClientOptions, RpcClientSettings } from './options.js';
@@ -47,13 +49,14 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
 
   constructor(options: RpcClientOptions = {}) {
     super();
-    const codec: Codec<RpcFrame, RpcFrame> = options.codec ?? jsonCodec;
+    const profile = profileOf(options.protocol);
+    const codec: Codec<RpcFrame, RpcFrame> = codecFor(options.codec ?? jsonCodec, profile);
     const defaultTimeoutMs = options.timeoutMs ?? 0;
     this.streamHighWaterMark = options.streamHighWaterMark ?? 1024;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     const keepalive = keepaliveSettings(options.keepaliveIntervalMs ?? 30_000, options.keepaliveTimeoutMs);
     this.channel = new Channel(
-      (onGoAway) => connectSession({ ...options, ...codec }, defaultTimeoutMs, onGoAway, keepalive),
+      (onGoAway) => connectSession({ ...options, ...codec }, defaultTimeoutMs, onGoAway, profile, profile.sends(ControlCode.Ping) ? keepalive : undefined),
       options.reconnect === false ? undefined : new Backoff(options.reconnect),
       {
         onStatus: (status) => this.emit('status', status),
@@ -83,7 +86,10 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     await this.channel.ready();
   }
 
-  /** Calls `pattern` and resolves with its final value (the last item for a stream, undefined if none). */
+  /**
+   * Calls `pattern` and resolves with its final value (the last item for a stream, undefined if
+   * none). Under the protosocket-rpc profile the call is unary: the first Normal settles it.
+   */
   call<T = unknown>(pattern: string, data: unknown, options?: CallOptions): Promise<T> {
     const result = new CallResult<T>();
     this.route(pattern, data, result, options, undefined);
@@ -96,7 +102,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
    */
   stream<T = unknown>(pattern: string, data: unknown, options?: CallOptions): AsyncIterableIterator<T> {
     const stream = new CallStream<T>(this.streamHighWaterMark);
-    const handle = this.route(pattern, data, stream.observer as CallObserver, options, stream);
+    const handle = this.route(pattern, data, stream.observer as CallObserver, { ...options, stream: true }, stream);
     stream.cancel = () => handle.cancel();
     return stream;
   }
@@ -110,14 +116,17 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     return this.route(pattern, data, observer as CallObserver, options, undefined);
   }
 
-  /** Sends an event (no reply). Resolves once queued, or after the connection drains when it was full. */
+  /**
+   * Sends an event (no reply). Resolves once queued, or after the connection drains when it was
+   * full. Rejects with ERR_UNSUPPORTED_BY_PROFILE under the protosocket-rpc profile.
+   */
   sendEvent(pattern: string, data: unknown, meta?: Metadata): Promise<void> {
     const session = this.channel.pick();
     if (session !== undefined) return session.sendEvent(pattern, data, meta);
     return this.channel.ready().then((ready) => ready.sendEvent(pattern, data, meta));
   }
 
-  /** Round trip time to the server in ms. */
+  /** Round trip time to the server in ms. Rejects with ERR_UNSUPPORTED_BY_PROFILE under the protosocket-rpc profile. */
   async ping(): Promise<number> {
     return (await this.channel.ready()).ping();
   }

@@ -3,6 +3,7 @@ import type { ConnectionOptions } from '../../core/connection.js';
 import type { Endpoint } from '../../core/endpoint.js';
 import type { KeepaliveSettings } from '../keepalive.js';
 import type { RpcFrame } from '../wire/frame.js';
+import { NATIVE_PROFILE, type WireProfile } from '../wire/profile.js';
 import { ClientSession } from './session.js';
 
 /** Where and how to reach one server: everything `connect` takes except the reactor, which is the session. */
@@ -18,13 +19,14 @@ export async function connectSession(
   defaultTimeoutMs: number,
   /** Called when the server sends GoAway on the session: it takes no new calls from then on. */
   onGoAway: (session: ClientSession) => void,
+  profile: WireProfile = NATIVE_PROFILE,
   /** The session's heartbeat; undefined: none. */
   keepalive?: KeepaliveSettings,
 ): Promise<ClientSession> {
   let session: ClientSession | undefined;
   await connect<RpcFrame, RpcFrame>({
     ...endpoint,
-    reactor: (connection) => (session = new ClientSession(connection, defaultTimeoutMs, onGoAway, keepalive)),
+    reactor: (connection) => (session = new ClientSession(connection, defaultTimeoutMs, onGoAway, profile, keepalive)),
   });
   // Assigned: the Connection constructor calls the reactor factory before `connect` resolves.
   return session as ClientSession;

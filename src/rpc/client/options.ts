@@ -3,6 +3,7 @@ import type { DialOptions } from '../../core/connect.js';
 import type { Endpoint } from '../../core/endpoint.js';
 import type { ConnectionLimits, SocketOptions } from '../../core/options.js';
 import type { RpcFrame } from '../wire/frame.js';
+import type { WireProtocol } from '../wire/profile.js';
 import type { BackoffOptions } from './backoff.js';
 
 /**
@@ -16,6 +17,14 @@ export type RpcClientOptions = Endpoint & RpcClientSettings;
 export interface RpcClientSettings extends DialOptions, SocketOptions {
   /** The wire format, both directions. Default: the JSON codec. */
   codec?: Codec<RpcFrame, RpcFrame>;
+  /**
+   * The conversation rules: `native` (default), or `protosocket-rpc` to call stock
+   * protosocket-rpc 2.x servers (docs/PROTOCOL.md §12): codes 0-2 only; `call()` (and `open()`
+   * by default) is unary, settled by the first Normal; `stream()` (or `{ stream: true }`) reads
+   * Normal* End; no events and no ping. The codec must have a protosocket-rpc form
+   * (msgpackCodec, protobufCodec).
+   */
+  protocol?: WireProtocol;
   limits?: ConnectionLimits;
   /** Default per-call time budget in ms; 0 means none. Per call: `{ timeoutMs }` in the call options. Default 0. */
   timeoutMs?: number;

@@ -13,6 +13,8 @@ export class PendingCall implements CallHandle {
   timer: NodeJS.Timeout | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
+  /** protosocket-rpc profile: a unary call, settled by its first Normal. Never set natively. */
+  unary = false;
 
   constructor(
     readonly id: number,

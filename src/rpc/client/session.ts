@@ -7,12 +7,13 @@ import { type CallCanceller, PendingCall } from './pending-call.js';
 import { ObservedClientCall } from './observed-call.js';
 import { callsObserved } from '../diagnostics.js';
 import { ControlCode } from '../wire/control-code.js';
-import { CancelledError, DeadlineExceededError, InvalidMetadataError, PeerUnresponsiveError, RemoteError } from '../errors.js';
+import { CancelledError, DeadlineExceededError, InvalidMetadataError, PeerUnresponsiveError, RemoteError, UnsupportedByProfileError } from '../errors.js';
 import { metaProblem } from '../wire/envelope.js';
 import { connectionLost, IdleWaiters } from '../in-flight.js';
 import { Keepalive, KEEPALIVE_PING_ID, type KeepaliveSettings } from '../keepalive.js';
 import { SessionClock } from '../session-clock.js';
-import { MAX_CALL_ID, type Metadata, type RpcFrame } from '../wire/frame.js';
+import type { Metadata, RpcFrame } from '../wire/frame.js';
+import { NATIVE_PROFILE, type WireProfile } from '../wire/profile.js';
 
 export type RpcConnection = Connection<RpcFrame, RpcFrame>;
 
@@ -49,13 +50,24 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     private readonly defaultTimeoutMs: number,
     /** Called when the server sends GoAway: the session then takes no new calls. */
     private readonly onGoAway: (session: ClientSession) => void,
-    /** Ping the server after this much silence; undefined: no heartbeat. */
+    /** The connection's conversation rules (native, or protosocket-rpc). */
+    private readonly profile: WireProfile = NATIVE_PROFILE,
+    /** Ping the server after this much silence; undefined: no heartbeat (always under protosocket-rpc, which has no Ping). */
     keepalive?: KeepaliveSettings,
   ) {
     if (keepalive === undefined) return;
     this.keepalive = new Keepalive(keepalive, performance.now(), connection.framesReceived);
     this.clock = new SessionClock(this.onClock);
     this.clock.wakeBy(this.keepalive.due);
+  }
+
+  /**
+   * The id the next call gets (then counting up, wrapping to 1 past the profile's largest).
+   * For this package's tests: ids above 2^32 under the protosocket-rpc profile.
+   * @internal
+   */
+  set nextCallId(id: number) {
+    this.nextId = id;
   }
 
   get conn(): RpcConnection {
@@ -104,6 +116,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     const frame: RpcFrame = { id, code: ControlCode.Normal, pattern, data, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, meta };
     if (callsObserved()) observer = new ObservedClientCall(this.connection, frame, observer);
     const call = new PendingCall(id, observer, this);
+    if (this.profile.callerChoosesUnary && options?.stream !== true) call.unary = true;
     try {
       this.connection.send(frame);
     } catch (err) {
@@ -129,6 +142,9 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
 
   /** Sends an event. Resolves at once, or after the connection drains when it is over its high-water mark. */
   sendEvent(pattern: string, data: unknown, meta: Metadata | undefined): Promise<void> {
+    if (!this.profile.sends(ControlCode.Event)) {
+      return Promise.reject(new UnsupportedByProfileError(`the ${this.profile.protocol} protocol has no events: make a call instead`));
+    }
     const problem = meta === undefined ? undefined : metaProblem(meta);
     if (problem !== undefined) return Promise.reject(new InvalidMetadataError(problem));
     const frame: RpcFrame = { id: 0, code: ControlCode.Event, pattern, data, timeoutMs: undefined, meta };
@@ -141,6 +157,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
 
   /** Round trip time of a Ping, in ms. */
   ping(): Promise<number> {
+    if (!this.profile.sends(ControlCode.Ping)) return Promise.reject(new UnsupportedByProfileError(`the ${this.profile.protocol} protocol has no ping`));
     const id = this.allocatePingId();
     const started = performance.now();
     return new Promise<number>((resolve, reject) => {
@@ -162,9 +179,24 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
       if (call !== undefined) this.abandon(call, frame.invalid);
       return;
     }
+    try {
+      this.profile.checkInbound(frame, 'server');
+    } catch (err) {
+      this.connection.destroy(err as Error);
+      return;
+    }
     switch (frame.code) {
       case ControlCode.Normal: {
-        this.calls.get(frame.id)?.observer.next(frame.data);
+        const call = this.calls.get(frame.id);
+        if (call === undefined) return;
+        if (!call.unary) {
+          call.observer.next(frame.data);
+          return;
+        }
+        // protosocket-rpc's unary call: the first Normal is the answer (later frames for the id are dropped).
+        this.settle(frame.id);
+        if (frame.data !== undefined) call.observer.next(frame.data);
+        call.observer.complete();
         return;
       }
       case ControlCode.Reply: {
@@ -183,6 +215,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
         return;
       }
       case ControlCode.Cancel: {
+        // A protosocket-rpc server answers this way for a pattern it does not serve (RpcKind::Cancelled).
         this.settle(frame.id)?.observer.error(new CancelledError('call cancelled by the server'));
         return;
       }
@@ -303,8 +336,9 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
 
   private allocateId(): number {
     let id = this.nextId;
-    while (this.calls.has(id)) id = id === MAX_CALL_ID ? 1 : id + 1;
-    this.nextId = id === MAX_CALL_ID ? 1 : id + 1;
+    const max = this.profile.maxCallId;
+    while (this.calls.has(id)) id = id >= max ? 1 : id + 1;
+    this.nextId = id >= max ? 1 : id + 1;
     return id;
   }
 

@@ -12,6 +12,8 @@ export interface CallOutput extends ErrorFrameSink {
   stopWaiting(writer: CallWriter): void;
   /** Items one call may queue while the connection has no room; past it the call fails with ERR_SLOW_CONSUMER. */
   readonly maxBufferedItems: number;
+  /** A pushed stream of one item is answered as one Reply (native, and when absent); under protosocket-rpc it stays a stream. */
+  readonly foldsSingleItemStreams?: boolean;
 }
 
 /**
@@ -58,6 +60,11 @@ export abstract class CallWriter {
   /** An item sent now would go straight out: the connection has room and nothing of this call is queued. */
   get writable(): boolean {
     return this.out.writable && !this.backlogged;
+  }
+
+  /** A pushed stream of one item may be sent as one Reply (the connection's profile decides). */
+  get foldsSingleItemStreams(): boolean {
+    return this.out.foldsSingleItemStreams !== false;
   }
 
   /** Items of this call are queued waiting for room. */

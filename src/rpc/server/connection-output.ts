@@ -15,6 +15,7 @@ export class ConnectionOutput implements CallOutput {
     private readonly connection: Connection<RpcFrame, RpcFrame>,
     readonly serializeError: SerializeError,
     readonly maxBufferedItems: number,
+    readonly foldsSingleItemStreams: boolean,
   ) {}
 
   get writable(): boolean {

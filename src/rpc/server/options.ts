@@ -3,6 +3,7 @@ import type { Endpoint } from '../../core/endpoint.js';
 import type { BindOptions } from '../../core/listener.js';
 import type { ConnectionLimits, SocketOptions } from '../../core/options.js';
 import type { RpcFrame } from '../wire/frame.js';
+import type { WireProtocol } from '../wire/profile.js';
 import type { EventHandler, RequestHandler } from './handler.js';
 
 /**
@@ -23,6 +24,14 @@ export type RpcListenOptions = Endpoint & BindOptions;
 export interface RpcServerSettings extends SocketOptions {
   /** The wire format, both directions. Default: the JSON codec. */
   codec?: Codec<RpcFrame, RpcFrame>;
+  /**
+   * The conversation rules: `native` (default), or `protosocket-rpc` to serve stock
+   * protosocket-rpc 2.x peers (docs/PROTOCOL.md §12): codes 0-2 only, a value or Promise
+   * answered with one Normal, an Observable or AsyncIterable with Normal* End, errors as a
+   * Normal carrying an error, no GoAway. The codec must have a protosocket-rpc form
+   * (msgpackCodec, protobufCodec).
+   */
+  protocol?: WireProtocol;
   limits?: ConnectionLimits;
   /** Calls in flight per connection before the server stops reading from it. Default 1024. */
   maxConcurrentCalls?: number;

@@ -5,10 +5,12 @@ import { listen, type Listener } from '../../core/listener.js';
 import { ServerStateError } from '../errors.js';
 import { durationOption } from '../duration-option.js';
 import { keepaliveSettings } from '../keepalive.js';
+import { ControlCode } from '../wire/control-code.js';
 import type { RpcFrame } from '../wire/frame.js';
 import { defaultSerializeError, type EventHandler, type RequestHandler } from './handler.js';
 import type { RpcServerOptions } from './options.js';
 import { jsonCodec } from '../wire/json-codec.js';
+import { codecFor, profileOf } from '../wire/profile.js';
 import { ServerSession } from './session.js';
 
 export type { RpcListenOptions, RpcServerHooks, RpcServerOptions, RpcServerSettings } from './options.js';
@@ -50,8 +52,10 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
   async listen(): Promise<void> {
     if (this.listener !== undefined) throw new ServerStateError('already listening');
     if (this.closing !== undefined) throw new ServerStateError('server is closed');
-    const codec = this.options.codec ?? jsonCodec;
+    const profile = profileOf(this.options.protocol);
+    const codec = codecFor(this.options.codec ?? jsonCodec, profile);
     const sessionOptions = {
+      profile,
       resolveHandler: (pattern: string) => this.handlers.get(pattern) ?? this.options.resolveHandler?.(pattern),
       resolveEventHandler: (pattern: string) => this.eventHandlers.get(pattern) ?? this.options.resolveEventHandler?.(pattern),
       serializeError: this.options.serializeError ?? defaultSerializeError,
@@ -59,7 +63,8 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
       maxConcurrentCalls: this.options.maxConcurrentCalls ?? 1024,
       maxBufferedItems: this.options.maxBufferedItems ?? 16_384,
       upkeep: {
-        keepalive: keepaliveSettings(this.options.keepaliveIntervalMs ?? 0, this.options.keepaliveTimeoutMs),
+        // protosocket-rpc has no Ping: no heartbeat towards its peers, whatever the options say.
+        keepalive: profile.sends(ControlCode.Ping) ? keepaliveSettings(this.options.keepaliveIntervalMs ?? 0, this.options.keepaliveTimeoutMs) : undefined,
         maxAgeMs: durationOption('maxConnectionAgeMs', this.options.maxConnectionAgeMs),
         // 0 is a grace of none: calls still running at the age GoAway fail at once.
         maxAgeGraceMs: this.options.maxConnectionAgeGraceMs === 0 ? 0 : durationOption('maxConnectionAgeGraceMs', this.options.maxConnectionAgeGraceMs),

@@ -13,6 +13,7 @@ import {
 import { connectionLost, IdleWaiters } from '../in-flight.js';
 import { ControlCode } from '../wire/control-code.js';
 import type { RpcFrame } from '../wire/frame.js';
+import type { WireProfile } from '../wire/profile.js';
 import { type CallOwner, ServerCall } from './call.js';
 import { CallContext, type PeerInfo } from './call-context.js';
 import { ConnectionOutput } from './connection-output.js';
@@ -24,6 +25,8 @@ import { KEEPALIVE_PING_ID } from '../keepalive.js';
 import { ServerUpkeep, type UpkeepSettings, type UpkeptSession } from './upkeep.js';
 
 export interface ServerSessionOptions {
+  /** The connection's conversation rules (native, or protosocket-rpc). */
+  profile: WireProfile;
   resolveHandler(pattern: string): RequestHandler | undefined;
   resolveEventHandler(pattern: string): EventHandler | undefined;
   serializeError: SerializeError;
@@ -62,7 +65,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     private readonly options: ServerSessionOptions,
   ) {
     this.peer = { remoteAddress: connection.remoteAddress, remotePort: connection.remotePort };
-    this.output = new ConnectionOutput(connection, options.serializeError, options.maxBufferedItems);
+    this.output = new ConnectionOutput(connection, options.serializeError, options.maxBufferedItems, options.profile.foldsSingleItemStreams);
     this.upkeep = ServerUpkeep.start(options.upkeep, this);
   }
 
@@ -86,6 +89,12 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
   onMessage(frame: RpcFrame): void {
     if (frame.invalid !== undefined) {
       this.onInvalid(frame, frame.invalid);
+      return;
+    }
+    try {
+      this.options.profile.checkInbound(frame, 'client');
+    } catch (err) {
+      this.connection.destroy(err as Error);
       return;
     }
     switch (frame.code) {
@@ -136,6 +145,9 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
   goAway(): void {
     if (this.goAwaySent || this.connection.state !== 'open') return;
     this.goAwaySent = true;
+    // A protosocket-rpc peer has no GoAway: its new requests are refused all the same, and it
+    // learns of the shutdown when the connection closes.
+    if (!this.options.profile.sends(ControlCode.GoAway)) return;
     try {
       this.connection.send({ id: this.highestAcceptedId, code: ControlCode.GoAway });
     } catch {
@@ -177,7 +189,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
       sendError(this.output, id, new DuplicateCallIdError(id));
       return;
     }
-    const handler = this.options.resolveHandler(pattern);
+    const handler = this.options.resolveHandler(pattern) ?? this.eventAsCall(pattern);
     if (handler === undefined) {
       sendError(this.output, id, new NoHandlerError(pattern));
       return;
@@ -207,6 +219,20 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     this.options.reportError(invalid);
   }
 
+  /**
+   * protosocket-rpc has no events: a peer's request to a pattern with an event handler (and no
+   * request handler) runs that handler as a call, answered with an empty reply once it is done.
+   */
+  private eventAsCall(pattern: string): RequestHandler | undefined {
+    if (!this.options.profile.eventsAsCalls) return undefined;
+    const handler = this.options.resolveEventHandler(pattern);
+    if (handler === undefined) return undefined;
+    return (data, context) => {
+      const result = handler(data, context);
+      return isThenable(result) ? result.then(noValue) : undefined;
+    };
+  }
+
   private onEvent(frame: RpcFrame): void {
     this.activityCount++;
     const pattern = frame.pattern ?? '';
@@ -231,4 +257,8 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
       this.connection.destroy(err as Error);
     }
   }
+}
+
+function noValue(): undefined {
+  return undefined;
 }

@@ -5,6 +5,7 @@ import type { OutboundBuffer } from '../../core/outbound-buffer.js';
 import type { ControlCode } from './control-code.js';
 import type { Metadata, RpcFrame } from './frame.js';
 import { checkMeta, checkOutbound, invalidFrame, isCallId, isControlCode, isPlainObject, isWireTimeout, ownBytes, wireTimeout } from './envelope.js';
+import { isProfileCallId, profileInboundCode, checkProfileOutbound, withProtocolForms, type WireProtocol } from './profile.js';
 
 /**
  * The MessagePack codec (docs/PROTOCOL.md, "msgpack"), framed as protosocket-messagepack
@@ -47,11 +48,27 @@ export interface MsgpackCodecOptions {
    * or change how maps decode are fixed by the codec and cannot be set.
    */
   msgpackr?: Omit<Options, FixedOption>;
+  /**
+   * The envelope rules: `native` (default) or `protosocket-rpc` (PROTOCOL.md §12). RpcServer and
+   * RpcClient pick this form themselves from their own `protocol` option.
+   */
+  protocol?: WireProtocol;
 }
 
 /** Builds a MessagePack codec. Encoder and decoder keep no per-connection state. */
 export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec<RpcFrame, RpcFrame> {
-  const settings: Options = {
+  const codec = options.protocol === 'protosocket-rpc' ? createProfileCodec(options) : createNativeCodec(options);
+  let profileForm: Codec<RpcFrame, RpcFrame> | undefined = options.protocol === 'protosocket-rpc' ? codec : undefined;
+  const forms = (protocol: WireProtocol): Codec<RpcFrame, RpcFrame> | undefined => {
+    if (protocol === 'native') return options.protocol === 'protosocket-rpc' ? undefined : codec;
+    profileForm ??= createProfileCodec(options);
+    return profileForm;
+  };
+  return withProtocolForms({ ...codec }, forms);
+}
+
+function packerSettings(options: MsgpackCodecOptions): Options {
+  return {
     variableMapSize: true,
     // msgpackr supports 'auto' (number when exact, else bigint) but its typings omit it.
     int64AsType: 'auto' as Options['int64AsType'],
@@ -64,34 +81,22 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec<Rpc
     structuredClone: false,
     mapsAsObjects: true,
   };
+}
+
+function createNativeCodec(options: MsgpackCodecOptions): Codec<RpcFrame, RpcFrame> {
+  const settings = packerSettings(options);
   const packr = new Packr(settings);
   const unpackr = new Unpackr(settings);
 
   const encoder: Encoder<RpcFrame> = {
     encode(frame: RpcFrame, out: OutboundBuffer): void {
       checkOutbound(frame);
-      // msgpackr reserves the header's 5 bytes in front of the body, in the same allocation; it
-      // never writes over a buffer it returned before, so the bytes can be queued by reference.
-      const bytes = packr.pack(toEnvelope(frame), RESERVE_START_SPACE | MSGPACK_HEADER_BYTES);
-      bytes[0] = MSGPACK_MARKER_U32;
-      bytes.writeUInt32BE(bytes.length - MSGPACK_HEADER_BYTES, 1);
-      out.writeBytes(bytes);
+      packFrame(packr, toEnvelope(frame), out);
     },
   };
 
   const decoder: Decoder<RpcFrame> = {
-    frameSize(buffer: Buffer, start: number, end: number): number {
-      if (end <= start) return NEED_MORE;
-      const marker = buffer[start] as number;
-      if (marker !== MSGPACK_MARKER_U32) {
-        throw new ProtocolError(`a msgpack frame starts with 0xce, got 0x${marker.toString(16).padStart(2, '0')}`);
-      }
-      if (end - start < MSGPACK_HEADER_BYTES) return NEED_MORE;
-      const length = buffer.readUInt32BE(start + 1);
-      if (length === 0) throw new ProtocolError('msgpack frame with an empty body');
-      // At most 5 + 0xffffffff: a plain number, no overflow; FrameReader compares it with maxFrameBytes.
-      return MSGPACK_HEADER_BYTES + length;
-    },
+    frameSize: msgpackFrameSize,
     decode(buffer: Buffer, start: number, end: number): RpcFrame {
       let body: unknown;
       try {
@@ -116,6 +121,160 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec<Rpc
   };
 
   return { encoder, decoder };
+}
+
+function msgpackFrameSize(buffer: Buffer, start: number, end: number): number {
+  if (end <= start) return NEED_MORE;
+  const marker = buffer[start] as number;
+  if (marker !== MSGPACK_MARKER_U32) {
+    throw new ProtocolError(`a msgpack frame starts with 0xce, got 0x${marker.toString(16).padStart(2, '0')}`);
+  }
+  if (end - start < MSGPACK_HEADER_BYTES) return NEED_MORE;
+  const length = buffer.readUInt32BE(start + 1);
+  if (length === 0) throw new ProtocolError('msgpack frame with an empty body');
+  // At most 5 + 0xffffffff: a plain number, no overflow; FrameReader compares it with maxFrameBytes.
+  return MSGPACK_HEADER_BYTES + length;
+}
+
+function unpackBody(unpackr: Unpackr, buffer: Buffer, start: number, end: number): unknown {
+  try {
+    // Reads exactly [start + 5, end): msgpackr throws when the value ends before `end`
+    // (trailing bytes) or runs past it (truncated), so the declared length is the truth.
+    return unpackr.unpack(buffer, { start: start + MSGPACK_HEADER_BYTES, end });
+  } catch (err) {
+    throw new ProtocolError(`invalid msgpack body: ${messageOf(err)}`, { cause: err });
+  }
+}
+
+function packFrame(packr: Packr, body: unknown, out: OutboundBuffer): void {
+  // msgpackr reserves the header's 5 bytes in front of the body, in the same allocation; it
+  // never writes over a buffer it returned before, so the bytes can be queued by reference.
+  const bytes = packr.pack(body, RESERVE_START_SPACE | MSGPACK_HEADER_BYTES);
+  bytes[0] = MSGPACK_MARKER_U32;
+  bytes.writeUInt32BE(bytes.length - MSGPACK_HEADER_BYTES, 1);
+  out.writeBytes(bytes);
+}
+
+/**
+ * The protosocket-rpc form (PROTOCOL.md §12.3): the same framing and one-letter keys, plus
+ *
+ *   e?: error body   (a Normal with `e` is the internal Error; an End follows it)
+ *
+ * Codes are translated by the profile's table (Reply goes as Normal, Error as Normal + `e`).
+ * Encoding: the map form, as above; every integer is a MessagePack integer, never a float64
+ * (msgpackr writes integers beyond 32 bits as float64, which a Rust u64 refuses), so ids, and
+ * integers in payloads, above 2^32-1 are written as 64-bit integers. Decoding: the map form, or
+ * the array form a `#[derive(Serialize)]` struct gets from rmp-serde, `[i, c, p, t, m, d, e]`
+ * (2 to 7 elements, nil for an absent field). Ids up to 2^53-1.
+ */
+function createProfileCodec(options: MsgpackCodecOptions): Codec<RpcFrame, RpcFrame> {
+  const settings = packerSettings(options);
+  const packr = new Packr(settings);
+  const unpackr = new Unpackr(settings);
+  const encoder: Encoder<RpcFrame> = {
+    encode(frame: RpcFrame, out: OutboundBuffer): void {
+      const form = checkProfileOutbound(frame);
+      const id = exactIntegers(frame.id);
+      const envelope: ProfileEnvelope = { i: id, c: form.wireCode };
+      if (frame.pattern !== undefined) envelope.p = frame.pattern;
+      if (frame.timeoutMs !== undefined) envelope.t = wireTimeout(frame.timeoutMs);
+      if (frame.meta !== undefined) envelope.m = frame.meta;
+      // An error needs a body to be seen as one: a Rust Option<_> would read nil as no error.
+      if (form.asError === true) envelope.e = frame.data === undefined || frame.data === null ? { message: 'call failed' } : exactIntegers(frame.data);
+      else if (frame.data !== undefined) envelope.d = exactIntegers(frame.data);
+      packFrame(packr, envelope, out);
+      if (form.thenEnd === true) packFrame(packr, { i: id, c: 2 }, out);
+    },
+  };
+  const decoder: Decoder<RpcFrame> = {
+    frameSize: msgpackFrameSize,
+    decode(buffer: Buffer, start: number, end: number): RpcFrame {
+      return fromProfileEnvelope(unpackBody(unpackr, buffer, start, end));
+    },
+  };
+  return { encoder, decoder };
+}
+
+interface ProfileEnvelope {
+  i: number | bigint;
+  c: 0 | 1 | 2;
+  p?: string;
+  t?: number;
+  m?: Metadata;
+  d?: unknown;
+  e?: unknown;
+}
+
+/** The array form's order: the fields of the Rust struct in PROTOCOL.md §12.3. */
+const ARRAY_FORM_KEYS = ['i', 'c', 'p', 't', 'm', 'd', 'e'] as const;
+const PROFILE_KEYS = new Set<string>(ARRAY_FORM_KEYS);
+
+function fromProfileEnvelope(body: unknown): RpcFrame {
+  let fields: Record<string, unknown>;
+  if (Array.isArray(body)) {
+    if (body.length < 2 || body.length > ARRAY_FORM_KEYS.length) {
+      throw new ProtocolError(`an array-form envelope has 2 to ${ARRAY_FORM_KEYS.length} elements, got ${body.length}`);
+    }
+    fields = {};
+    // nil is an absent field: that is how rmp-serde writes None.
+    body.forEach((value: unknown, index) => {
+      if (value !== null) fields[ARRAY_FORM_KEYS[index] as string] = value;
+    });
+  } else if (isPlainObject(body)) {
+    for (const key in body) {
+      if (!PROFILE_KEYS.has(key)) throw new ProtocolError(`unknown envelope key ${JSON.stringify(key)}`);
+    }
+    fields = body;
+  } else {
+    throw new ProtocolError('msgpack body is neither an envelope map nor an envelope array');
+  }
+  const { i: id, c: wireCode, p: pattern, t: timeoutMs, m: meta, d: data, e: error } = fields;
+  if (!isProfileCallId(id)) throw new ProtocolError('envelope id (i) must be an integer in 0..2^53-1');
+  const code = profileInboundCode(wireCode, error !== undefined);
+  if (pattern !== undefined && typeof pattern !== 'string') throw new ProtocolError('envelope pattern (p) must be a string');
+  if (timeoutMs !== undefined && !isWireTimeout(timeoutMs)) throw new ProtocolError('envelope timeout (t) must be an integer in 0..2^32-1');
+  if (error !== undefined && data !== undefined) throw new ProtocolError('an envelope carries data (d) or an error (e), not both');
+  const checkedMeta = meta === undefined ? undefined : checkMeta(meta);
+  const value = error !== undefined ? error : data;
+  return {
+    id,
+    code,
+    pattern,
+    data: value instanceof Uint8Array ? ownBytes(value) : value,
+    timeoutMs,
+    // An empty map is what a Rust BTreeMap without entries writes: no metadata.
+    meta: checkedMeta === undefined || Object.keys(checkedMeta).length === 0 ? undefined : checkedMeta,
+  };
+}
+
+/**
+ * `value` with every safe integer beyond 32 bits as a bigint, which msgpackr writes as a 64-bit
+ * integer (it writes such numbers as float64 otherwise). Copies only the arrays and plain
+ * objects on the way to one; byte payloads and other values are left as they are.
+ */
+function exactIntegers<T>(value: T): T | bigint {
+  if (typeof value === 'number') {
+    return Number.isSafeInteger(value) && (value > 0xffff_ffff || value < -0x8000_0000) ? BigInt(value) : value;
+  }
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      const exact = exactIntegers(item);
+      if (exact !== item) (copy ??= value.slice())[index] = exact;
+    }
+    return (copy ?? value) as T;
+  }
+  if (isPlainObject(value)) {
+    let copy: Record<string, unknown> | undefined;
+    for (const key in value) {
+      const item = value[key];
+      const exact = exactIntegers(item);
+      if (exact !== item) (copy ??= { ...value })[key] = exact;
+    }
+    return (copy ?? value) as T;
+  }
+  return value;
 }
 
 /** The MessagePack codec with default options. */

@@ -1,10 +1,12 @@
+import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs/light.js';
-import type { Codec, Decoder, Encoder } from '../../core/codec.js';
+import type { Codec } from '../../core/codec.js';
 import { messageOf, ProtocolError } from '../../core/errors.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
 import type { Metadata, RpcFrame } from './frame.js';
 import { checkOutbound, invalidFrame, isCallId, isControlCode, ownBytes, wireTimeout } from './envelope.js';
 import { ControlCode } from './control-code.js';
+import { isProfileCallId, profileInboundCode, checkProfileOutbound, withProtocolForms, type WireProtocol } from './profile.js';
 import { varintFrameSize, varintSize, writeVarint } from './varint.js';
 
 /**
@@ -58,6 +60,7 @@ export const ENVELOPE_DESCRIPTOR: protobuf.INamespace = {
               oneofs: {
                 _pattern: { oneof: ['pattern'] },
                 _timeout_ms: { oneof: ['timeout_ms'] },
+                _error: { oneof: ['error'] },
                 payload: { oneof: ['raw', 'json', 'message'] },
               },
               fields: {
@@ -69,6 +72,7 @@ export const ENVELOPE_DESCRIPTOR: protobuf.INamespace = {
                 raw: { type: 'bytes', id: 6 },
                 json: { type: 'string', id: 7 },
                 message: { type: 'google.protobuf.Any', id: 8 },
+                error: { type: 'string', id: 9, options: { proto3_optional: true } },
               },
             },
           },
@@ -97,22 +101,43 @@ export interface ProtobufCodecOptions {
    * or for a type it lacks, an Any payload is a protocol error. Encoding needs no root.
    */
   root?: protobuf.Root;
+  /**
+   * The envelope rules: `native` (default) or `protosocket-rpc` (PROTOCOL.md §12). RpcServer and
+   * RpcClient pick this form themselves from their own `protocol` option.
+   */
+  protocol?: WireProtocol;
 }
 
 /** Builds a Protobuf codec. Encoder and decoder keep no per-connection state. */
 export function createProtobufCodec(options: ProtobufCodecOptions = {}): Codec<RpcFrame, RpcFrame> {
   const root = options.root;
-  const encoder: Encoder<RpcFrame> = { encode: encodeFrame };
-  const decoder: Decoder<RpcFrame> = {
-    frameSize: varintFrameSize,
-    decode(buffer: Buffer, start: number, end: number): RpcFrame {
-      return decodeFrame(buffer, start, end, root);
-    },
-    peekId(buffer: Buffer, start: number, end: number): number | undefined {
-      return peekHead(buffer, bodyStartOf(buffer, start, end), end).id;
+  const native: Codec<RpcFrame, RpcFrame> = {
+    encoder: { encode: encodeFrame },
+    decoder: {
+      frameSize: varintFrameSize,
+      decode(buffer: Buffer, start: number, end: number): RpcFrame {
+        return decodeFrame(buffer, start, end, root);
+      },
+      peekId(buffer: Buffer, start: number, end: number): number | undefined {
+        return peekHead(buffer, bodyStartOf(buffer, start, end), end).id;
+      },
     },
   };
-  return { encoder, decoder };
+  const profile: Codec<RpcFrame, RpcFrame> = {
+    encoder: { encode: encodeProfileFrame },
+    decoder: {
+      frameSize: varintFrameSize,
+      decode(buffer: Buffer, start: number, end: number): RpcFrame {
+        return decodeProfileFrame(buffer, start, end, root);
+      },
+    },
+  };
+  const isProfile = options.protocol === 'protosocket-rpc';
+  const forms = (protocol: WireProtocol): Codec<RpcFrame, RpcFrame> | undefined => {
+    if (protocol === 'protosocket-rpc') return profile;
+    return isProfile ? undefined : native;
+  };
+  return withProtocolForms({ ...(isProfile ? profile : native) }, forms);
 }
 
 /** The Protobuf codec without a root: Any payloads are sent, but received ones cannot be decoded. */
@@ -125,6 +150,8 @@ interface EnvelopeHead {
   pattern?: string;
   timeout_ms?: number;
   meta?: Metadata;
+  /** protosocket-rpc profile only: the error body as JSON text. */
+  error?: string;
 }
 
 /** A decoded Envelope: what protobufjs puts on the message, checked before use. */
@@ -137,6 +164,7 @@ interface DecodedEnvelope {
   raw: unknown;
   json: unknown;
   message: unknown;
+  error: unknown;
 }
 
 interface DecodedAny {
@@ -152,13 +180,21 @@ interface DecodedAny {
  */
 function encodeFrame(frame: RpcFrame, out: OutboundBuffer): void {
   checkOutbound(frame);
-  const head: EnvelopeHead = { id: frame.id, code: frame.code };
+  writeEnvelope(headOf(frame, frame.code), frame.data, out);
+}
+
+function headOf(frame: RpcFrame, code: number): EnvelopeHead {
+  const head: EnvelopeHead = { id: frame.id, code };
   if (frame.pattern !== undefined) head.pattern = frame.pattern;
   if (frame.timeoutMs !== undefined) head.timeout_ms = wireTimeout(frame.timeoutMs);
   if (frame.meta !== undefined) head.meta = frame.meta;
+  return head;
+}
+
+/** The Envelope with `head` in fields 1-5 (and 9) and `data` as the payload field. */
+function writeEnvelope(head: EnvelopeHead, data: unknown, out: OutboundBuffer): void {
   const headBytes = EnvelopeType.encode(head).finish();
 
-  const data = frame.data;
   const messageType = data !== null && typeof data === 'object' ? messageTypeOf(data) : undefined;
   let tag = 0;
   let bytes: Uint8Array | undefined;
@@ -227,6 +263,14 @@ function decodeFrame(buffer: Buffer, start: number, end: number, root: protobuf.
   }
 }
 
+function decodeEnvelope(buffer: Buffer, bodyStart: number, end: number): DecodedEnvelope {
+  try {
+    return EnvelopeType.decode(buffer.subarray(bodyStart, end)) as unknown as DecodedEnvelope;
+  } catch (err) {
+    throw new ProtocolError(`invalid protobuf envelope: ${messageOf(err)}`, { cause: err });
+  }
+}
+
 function decodeContent(envelope: DecodedEnvelope, id: number, code: ControlCode, root: protobuf.Root | undefined): RpcFrame {
   // Presence: protobufjs sets a field on the message only when it was on the wire.
   const pattern = Object.hasOwn(envelope, 'pattern') ? (envelope.pattern as string) : undefined;
@@ -289,6 +333,116 @@ function readSmallVarint(buffer: Buffer, at: number, end: number): { value: numb
     scale *= 0x80;
   }
   return undefined;
+}
+
+/**
+ * The protosocket-rpc form (PROTOCOL.md §12.3): the same Envelope, plus field 9, `error` (the
+ * error body as JSON text). Codes are translated by the profile's table: Reply goes as Normal,
+ * Error as Normal + `error`, then an End. Ids up to 2^53-1.
+ */
+function encodeProfileFrame(frame: RpcFrame, out: OutboundBuffer): void {
+  const form = checkProfileOutbound(frame);
+  const head = headOf(frame, form.wireCode);
+  if (form.asError === true) {
+    // An error needs a body to be seen as one (and JSON.stringify(undefined) is no text).
+    const text = JSON.stringify(frame.data ?? FALLBACK_ERROR) as string | undefined;
+    head.error = text ?? JSON.stringify(FALLBACK_ERROR);
+    writeEnvelope(head, undefined, out);
+  } else {
+    writeEnvelope(head, frame.data, out);
+  }
+  if (form.thenEnd === true) writeEnvelope({ id: frame.id, code: 2 }, undefined, out);
+}
+
+const FALLBACK_ERROR = { message: 'call failed' };
+
+function decodeProfileFrame(buffer: Buffer, start: number, end: number, root: protobuf.Root | undefined): RpcFrame {
+  const bodyStart = bodyStartOf(buffer, start, end);
+  checkEnvelopeFields(buffer, bodyStart, end);
+  const envelope = decodeEnvelope(buffer, bodyStart, end);
+  const id = toProfileCallId(envelope.id);
+  const hasError = Object.hasOwn(envelope, 'error');
+  const code = profileInboundCode(envelope.code, hasError);
+  const frame = decodeContent(envelope, id, code, root);
+  if (hasError) {
+    if (frame.data !== undefined) throw new ProtocolError('an envelope carries a payload or an error, not both');
+    frame.data = parseJson(envelope.error as string);
+  }
+  return frame;
+}
+
+/** The wire type of each Envelope field, by field number (0 varint, 2 length-delimited). */
+const FIELD_WIRE_TYPES: readonly (number | undefined)[] = [undefined, 0, 0, 2, 0, 2, 2, 2, 2, 2];
+/** Fields that are protobuf strings: UTF-8, as prost requires. */
+const STRING_FIELDS = new Set([3, 7, 9]);
+
+/**
+ * "Not our envelope", at the level of protobuf (PROTOCOL.md §12.4). protobufjs decodes a field
+ * by its number whatever its wire type, so another message (the upstream examples' Request,
+ * whose field 3 is a message and field 4 an enum) would be misread as an Envelope; this walks
+ * the fields first and refuses a body where
+ *  - an Envelope field (1-9) has another wire type than the Envelope's,
+ *  - a field uses a group (3, 4) or an undefined wire type (6, 7), or field number 0,
+ *  - a string field (pattern, json, error) is not UTF-8,
+ *  - a field runs past the end of the body.
+ * Fields above 9 are skipped, as proto3 and prost do.
+ */
+function checkEnvelopeFields(buffer: Buffer, start: number, end: number): void {
+  let at = start;
+  while (at < end) {
+    const tag = readVarint(buffer, at, end);
+    at = tag.next;
+    const field = Math.floor(tag.value / 8);
+    const wireType = tag.value % 8;
+    if (field === 0) throw new ProtocolError('not an envelope: field number 0');
+    const expected = FIELD_WIRE_TYPES[field];
+    if (expected !== undefined && wireType !== expected) {
+      throw new ProtocolError(`not an envelope: field ${field} has wire type ${wireType}, the Envelope's has ${expected}`);
+    }
+    switch (wireType) {
+      case 0:
+        at = readVarint(buffer, at, end).next;
+        break;
+      case 1:
+        at += 8;
+        break;
+      case 2: {
+        const length = readVarint(buffer, at, end);
+        at = length.next + length.value;
+        if (at > end) break;
+        if (STRING_FIELDS.has(field) && !isUtf8(buffer.subarray(length.next, at))) {
+          throw new ProtocolError(`not an envelope: field ${field} is not UTF-8 text`);
+        }
+        break;
+      }
+      case 5:
+        at += 4;
+        break;
+      default:
+        throw new ProtocolError(`not an envelope: field ${field} has wire type ${wireType}`);
+    }
+    if (at > end) throw new ProtocolError(`not an envelope: field ${field} runs past the end of the body`);
+  }
+}
+
+function readVarint(buffer: Buffer, at: number, end: number): { value: number; next: number } {
+  let value = 0;
+  let scale = 1;
+  for (let index = 0; index < 10 && at + index < end; index++) {
+    const byte = buffer[at + index] as number;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return { value, next: at + index + 1 };
+    scale *= 0x80;
+  }
+  throw new ProtocolError('not an envelope: a varint runs past the end of the body');
+}
+
+/** uint64 on the wire, at most 2^53-1 under the profile. */
+function toProfileCallId(value: unknown): number {
+  // Above 2^53-1 the sum is not a safe integer (it rounds to 2^53 or more), so it is refused.
+  const id = typeof value === 'number' ? value : isLong(value) ? (value.high >>> 0) * 0x1_0000_0000 + (value.low >>> 0) : NaN;
+  if (isProfileCallId(id)) return id;
+  throw new ProtocolError('envelope id must be at most 2^53-1');
 }
 
 /** uint64 on the wire (a Long, or a number where protobufjs has no Long), u32 in this protocol. */

@@ -10,7 +10,8 @@ import type { ResultTarget } from './target.js';
  * source shows whether it is the last one:
  *
  *   next(a) next(b) ... ──> Normal(a) ...          (each item released by the next one, or at the end of the tick)
- *   next(v) complete()  ──> Reply(v)               (one item then completion: a unary reply, one frame)
+ *   next(v) complete()  ──> Reply(v)               (one item then completion: a unary reply, one frame;
+ *                                                   under protosocket-rpc, Normal(v) End: still a stream)
  *   next(it) complete() ──> it streamed, pulled    (an Observable of one AsyncIterable, as Nest's interceptors make)
  *   complete()          ──> End (after the queue)      error(e) ──> Error(e) (after the queue)
  */
@@ -71,7 +72,11 @@ class PushedResult {
     if (how === 'complete' && this.holding && !call.backlogged) {
       const value = this.take();
       if (isPulledStream(value)) void pullResult(call, value);
-      else call.reply(value);
+      else if (call.foldsSingleItemStreams) call.reply(value);
+      else {
+        call.item(value);
+        call.end();
+      }
       return;
     }
     if (this.holding) this.release();
