@@ -1,11 +1,16 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
-import { Observable } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import type { CallObserver, CallOptions } from '../../rpc/client/call.js';
 import { RpcClient, type RpcClientStatus } from '../../rpc/client/client.js';
 import { RemoteError } from '../../rpc/errors.js';
 import type { ProtosocketClientOptions } from '../options.js';
+
+// Assigned in ProtosocketClient's static block: what `send`'s subscribers see of a reply value
+// and of a failure (the server's error body, or the transport's error), through ClientProxy's hooks.
+let responseOf: (client: ProtosocketClient, value: unknown) => unknown;
+let errorOf: (client: ProtosocketClient, err: Error) => unknown;
 
 /** Per-call options, the optional third argument of `send`. */
 export type ProtosocketCallOptions = Omit<CallOptions, 'meta'>;
@@ -27,6 +32,12 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
   private readonly rpc: RpcClient;
   /** Normalized patterns whose `send()` streams (protosocket-rpc profile). */
   private readonly streamingPatterns: ReadonlySet<string>;
+
+  static {
+    // ClientProxy's hooks are protected: this module's SubscriberObserver reaches them through these.
+    responseOf = (client, value) => client.serializeResponse(value);
+    errorOf = (client, err) => client.serializeError(err instanceof RemoteError ? err.body : err);
+  }
 
   constructor(options: ProtosocketClientOptions = {}) {
     super();
@@ -58,15 +69,10 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
     }
     return new Observable<TResult>((subscriber) => {
       const packet = this.createPacket(pattern, data);
-      const observer: CallObserver = {
-        next: (value) => subscriber.next(this.serializeResponse(value) as TResult),
-        error: (err) => subscriber.error(this.serializeError(err instanceof RemoteError ? err.body : err)),
-        complete: () => subscriber.complete(),
-      };
       const route = this.normalizePattern(pattern as string);
       let callOptions: CallOptions | undefined = packet.metadata === undefined ? options : { ...options, meta: packet.metadata };
       if (options?.stream === undefined && this.streamingPatterns.has(route)) callOptions = { ...callOptions, stream: true };
-      return this.rpc.open(route, packet.data, observer, callOptions);
+      return this.rpc.open(route, packet.data, new SubscriberObserver(this, subscriber), callOptions);
     });
   }
 
@@ -130,6 +136,30 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
 
   protected dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     return this.rpc.sendEvent(this.normalizePattern(packet.pattern), packet.data, packet.metadata) as Promise<T>;
+  }
+}
+
+/**
+ * Hands a call's results to the subscriber of `send`'s Observable. One object per call in place
+ * of an observer literal and its three closures (the subscriber and the Observable themselves
+ * are what the ClientProxy contract asks for).
+ */
+class SubscriberObserver implements CallObserver {
+  constructor(
+    private readonly client: ProtosocketClient,
+    private readonly subscriber: Subscriber<never>,
+  ) {}
+
+  next(value: unknown): void {
+    this.subscriber.next(responseOf(this.client, value) as never);
+  }
+
+  error(err: Error): void {
+    this.subscriber.error(errorOf(this.client, err));
+  }
+
+  complete(): void {
+    this.subscriber.complete();
   }
 }
 

@@ -1,20 +1,28 @@
 import type { CallHandle, CallObserver } from './call.js';
 
-/** Where a pending call's cancel goes: the session that carries it. */
+/** The session that carries a pending call: where its cancel, abort and deadline go. */
 export interface CallCanceller {
   cancel(call: PendingCall): void;
+  /** The call's AbortSignal fired. */
+  aborted(call: PendingCall): void;
+  /** The call's time budget ran out. */
+  expired(call: PendingCall, timeoutMs: number): void;
 }
 
 /**
  * A call in flight on a session: everything needed to settle it exactly once. The session
  * owns the id's slot until it settles; the timer and abort listener are detached on settle.
+ *
+ * It is its own abort listener (`handleEvent`) and its timer calls back with arguments, so a
+ * call with a signal and a deadline allocates no closure for either.
  */
 export class PendingCall implements CallHandle {
   timer: NodeJS.Timeout | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
   /** protosocket-rpc profile: a unary call, settled by its first Normal. Never set natively. */
   unary = false;
+  /** Set by the session when the call settles (`release`): a later cancel is a no-op without a lookup. */
+  settled = false;
 
   constructor(
     readonly id: number,
@@ -22,17 +30,41 @@ export class PendingCall implements CallHandle {
     private readonly session: CallCanceller,
   ) {}
 
+  /** Arms the deadline: at `timeoutMs` the session abandons the call with ERR_DEADLINE_EXCEEDED. */
+  armDeadline(timeoutMs: number): void {
+    this.timer = setTimeout(expire, timeoutMs, this.session, this, timeoutMs);
+  }
+
+  /** Listens to `signal`: aborting it abandons the call with ERR_CANCELLED. */
+  listen(signal: AbortSignal): void {
+    this.signal = signal;
+    signal.addEventListener('abort', this, ONCE);
+  }
+
+  /** The abort listener (EventTarget calls `handleEvent` on listener objects). */
+  handleEvent(): void {
+    this.session.aborted(this);
+  }
+
+  // Observers call these as teardown after every completion too (rxjs does), so a settled call costs a field check.
   cancel(): void {
-    this.session.cancel(this);
+    if (!this.settled) this.session.cancel(this);
   }
 
   unsubscribe(): void {
-    this.session.cancel(this);
+    if (!this.settled) this.session.cancel(this);
   }
 
-  /** Detaches timers and listeners; the caller then notifies the observer. */
+  /** Marks the call settled and detaches its timer and listener; the caller then notifies the observer. */
   release(): void {
+    this.settled = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.signal !== undefined) this.signal.removeEventListener('abort', this);
   }
+}
+
+const ONCE = { once: true } as const;
+
+function expire(session: CallCanceller, call: PendingCall, timeoutMs: number): void {
+  session.expired(call, timeoutMs);
 }

@@ -124,20 +124,24 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
       return SETTLED_HANDLE;
     }
     this.calls.set(id, call);
-    if (timeoutMs > 0) {
-      call.timer = setTimeout(() => this.abandon(call, new DeadlineExceededError(timeoutMs), timeoutMs), timeoutMs);
-    }
-    if (signal !== undefined) {
-      call.signal = signal;
-      call.onAbort = () => this.abandon(call, new CancelledError('call aborted', { cause: signal.reason }));
-      signal.addEventListener('abort', call.onAbort, { once: true });
-    }
+    if (timeoutMs > 0) call.armDeadline(timeoutMs);
+    if (signal !== undefined) call.listen(signal);
     return call;
   }
 
-  /** Cancels a call in flight. Observers call this as teardown after every completion too, so it must be cheap when settled. */
+  /** Cancels a call in flight (PendingCall skips this once its call settled). */
   cancel(call: PendingCall): void {
     if (this.calls.get(call.id) === call) this.abandon(call, new CancelledError('call cancelled'));
+  }
+
+  /** The call's AbortSignal fired. */
+  aborted(call: PendingCall): void {
+    if (this.calls.get(call.id) === call) this.abandon(call, new CancelledError('call aborted', { cause: call.signal?.reason }));
+  }
+
+  /** The call's deadline passed. */
+  expired(call: PendingCall, timeoutMs: number): void {
+    if (this.calls.get(call.id) === call) this.abandon(call, new DeadlineExceededError(timeoutMs), timeoutMs);
   }
 
   /** Sends an event. Resolves at once, or after the connection drains when it is over its high-water mark. */

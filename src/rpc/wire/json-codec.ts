@@ -117,7 +117,7 @@ function readFields(buffer: Buffer, at: number, end: number, id: number, code: C
   if ((flags & FLAG_PATTERN) !== 0) {
     const length = readLength(buffer, at, end, 2);
     at += 2;
-    pattern = buffer.toString('utf8', at, at + length);
+    pattern = decodePattern(buffer, at, length);
     at += length;
   }
   let timeoutMs: number | undefined;
@@ -161,6 +161,36 @@ function parseJson(text: string, what: string): unknown {
 
 function need(position: number, end: number): void {
   if (position > end) throw new ProtocolError('envelope field runs past the end of the frame');
+}
+
+/**
+ * Patterns repeat on the way in too: a request or event whose pattern bytes equal the last ones
+ * seen in the same slot gets the same string back, without decoding a new one (and the string's
+ * hash, computed once, serves every later route lookup). Slots are picked by length and the
+ * first and last bytes; a miss decodes and replaces the slot. Strings are immutable, so sharing
+ * one between frames and connections is safe; the memory is bounded (slots x short patterns).
+ */
+const DECODED_PATTERN_SLOTS = 256;
+const MAX_CACHED_PATTERN_BYTES = 64;
+const decodedPatternBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(DECODED_PATTERN_SLOTS).fill(undefined);
+const decodedPatterns: string[] = new Array<string>(DECODED_PATTERN_SLOTS).fill('');
+
+function decodePattern(buffer: Buffer, at: number, length: number): string {
+  if (length === 0 || length > MAX_CACHED_PATTERN_BYTES) return buffer.toString('utf8', at, at + length);
+  const slot = (length * 31 + (buffer[at] as number) * 7 + (buffer[at + length - 1] as number)) & (DECODED_PATTERN_SLOTS - 1);
+  const cached = decodedPatternBytes[slot];
+  if (cached !== undefined && cached.length === length) {
+    let i = 0;
+    while (i < length && buffer[at + i] === cached[i]) i++;
+    if (i === length) return decodedPatterns[slot] as string;
+  }
+  const pattern = buffer.toString('utf8', at, at + length);
+  // A copy of its own (not a view of the read buffer, nor a slice of Buffer's shared pool).
+  const bytes = new Uint8Array(length);
+  bytes.set(buffer.subarray(at, at + length));
+  decodedPatternBytes[slot] = bytes;
+  decodedPatterns[slot] = pattern;
+  return pattern;
 }
 
 // Patterns repeat: their UTF-8 bytes are cached, within a bound.

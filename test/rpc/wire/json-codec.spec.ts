@@ -265,3 +265,28 @@ describe('json codec: binary payloads', () => {
     expect((frame.data as Buffer).equals(payload)).toBe(true);
   });
 });
+
+describe('json codec: decoded patterns', () => {
+  const request = (pattern: string): RpcFrame => ({ id: 1, code: ControlCode.Normal, pattern });
+  const patternOf = (pattern: string): string | undefined => decodeOne(jsonDecoder, encode(jsonEncoder, request(pattern))).pattern;
+
+  it('a repeated pattern decodes to the same string, and one that differs only inside to its own', () => {
+    // Same length, same first and last bytes: the same cache slot, told apart by the bytes between.
+    for (const pattern of ['users.get', 'users.set', 'users.get', 'uxxxxxxxt', 'users.get']) expect(patternOf(pattern)).toBe(pattern);
+  });
+
+  it('property: any sequence of patterns (short, long, multi-byte, invalid UTF-8 replaced) decodes as encoded', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constantFrom('a', 'ab', 'ba', 'aab', 'aba', 'é', 'ée'), fc.string({ maxLength: 80 }), fc.string({ unit: 'grapheme', maxLength: 70 })), { maxLength: 30 }), (patterns) => {
+        for (const pattern of patterns) expect(patternOf(pattern)).toBe(pattern);
+      }),
+    );
+  });
+
+  it('a pattern whose bytes are not UTF-8 decodes to the replacement characters every time', () => {
+    const bytes = Buffer.from([0x61, 0xff, 0x62]);
+    const frame = (): Buffer => envelope(ControlCode.Normal, 0x01, Buffer.concat([u16(bytes.length), bytes]));
+    expect(decodeOne(jsonDecoder, frame()).pattern).toBe('a\ufffdb');
+    expect(decodeOne(jsonDecoder, frame()).pattern).toBe('a\ufffdb');
+  });
+});
