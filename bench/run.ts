@@ -7,7 +7,9 @@
  *                                                 one pair, server (and with --client the load
  *                                                 generator) under --cpu-prof, top functions
  *
- * Options: --reps N, --drivers a,b, --workloads w1,w2, --out DIR, --note "text".
+ * Options: --reps N, --drivers a,b, --workloads w1,w2, --telemetry off,channels,otel, --out DIR,
+ * --note "text". `--workloads w2` also selects W2's telemetry rows (w2-channels, w2-otel);
+ * `--telemetry` keeps the workloads of the modes named (default: all three).
  *
  * For each repetition and driver, pairs of processes (one server, one load generator; see
  * lib/schedule.ts for which workloads share a pair) are forked (lib/pair.ts) and run their
@@ -22,12 +24,26 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChart } from './lib/chart.js';
 import { type MsgpackrInstall, probeMsgpackr } from './lib/codecs.js';
-import { LIMITS, type Mode, WORKLOAD_NAMES, type WorkloadName, type WorkloadSpec, appliesTo, isWorkloadName, planFor } from './lib/config.js';
+import {
+  LIMITS,
+  type Mode,
+  TELEMETRY_MODES,
+  type TelemetryMode,
+  WORKLOAD_NAMES,
+  type WorkloadName,
+  type WorkloadSpec,
+  appliesTo,
+  isSelected,
+  isTelemetryMode,
+  isWorkloadName,
+  planFor,
+  telemetryOf,
+} from './lib/config.js';
 import type { WorkloadResult } from './lib/ipc.js';
 import { type PairOutcome, runPair } from './lib/pair.js';
 import { killAll } from './lib/processes.js';
 import { DRIVER_NAMES, type DriverName, isDriverName } from './lib/registry.js';
-import { type RunMeta, formatLatency, formatValue, renderMarkdown, summarize, targetLines } from './lib/report.js';
+import { type RunMeta, formatLatency, formatValue, renderMarkdown, summarize, targetLines, telemetryLines } from './lib/report.js';
 import { pairsFor } from './lib/schedule.js';
 import { summarizeProfile } from './profile-summary.js';
 
@@ -40,13 +56,14 @@ interface Options {
   reps: number;
   drivers: DriverName[];
   workloads: WorkloadName[];
+  telemetry: TelemetryMode[];
   out: string | undefined;
   notes: string[];
   profileClient: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { mode: 'full', reps: DEFAULT_REPS, drivers: [...DRIVER_NAMES], workloads: [], out: undefined, notes: [], profileClient: false };
+  const options: Options = { mode: 'full', reps: DEFAULT_REPS, drivers: [...DRIVER_NAMES], workloads: [], telemetry: [...TELEMETRY_MODES], out: undefined, notes: [], profileClient: false };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -60,6 +77,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--reps') options.reps = Number(value());
     else if (arg === '--drivers') options.drivers = value().split(',').map(driverName);
     else if (arg === '--workloads') options.workloads = value().split(',').map(workloadName);
+    else if (arg === '--telemetry') options.telemetry = value().split(',').map(telemetryMode);
     else if (arg === '--out') options.out = value();
     else if (arg === '--note') options.notes.push(value());
     else if (arg === '--client') options.profileClient = true;
@@ -91,11 +109,17 @@ function workloadName(value: string): WorkloadName {
   return name;
 }
 
+function telemetryMode(value: string): TelemetryMode {
+  if (!isTelemetryMode(value)) throw new Error(`unknown telemetry mode ${value} (one of ${TELEMETRY_MODES.join(', ')})`);
+  return value;
+}
+
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const msgpackr = await probeMsgpackr();
   const notes = [...options.notes, msgpackrNote(msgpackr)];
-  let specs = planFor(options.mode).filter((spec) => options.workloads.length === 0 || options.workloads.includes(spec.name));
+  let specs = planFor(options.mode).filter((spec) => isSelected(spec, options.workloads) && options.telemetry.includes(telemetryOf(spec)));
+  if (specs.length === 0) throw new Error(`no workload matches --workloads ${options.workloads.join(',') || '(all)'} with --telemetry ${options.telemetry.join(',')}`);
   if (!msgpackr.native && specs.some((spec) => spec.codec === 'msgpack')) {
     // The native variant cannot be measured here; installing the extension is not the benchmark's business.
     specs = specs.filter((spec) => spec.codec !== 'msgpack');
@@ -116,7 +140,7 @@ async function main(): Promise<number> {
           skipped.push(`${driver} ${pair.label} rep ${rep}`);
           continue;
         }
-        const outcome = await runPair(driver, rep, pair.specs, { codec: pair.codec, onResult: (result) => console.log(progressLine(driver, rep, result)) });
+        const outcome = await runPair(driver, rep, pair.specs, { codec: pair.codec, telemetry: pair.telemetry, onResult: (result) => console.log(progressLine(driver, rep, result)) });
         if (outcome.failure !== undefined) {
           const where = outcome.failure.workload === undefined ? '' : ` in ${outcome.failure.workload}`;
           console.log(`  ${driver} ${pair.label} rep ${rep} FAILED${where}: ${outcome.failure.error.split('\n').slice(0, 3).join('\n    ')}`);
@@ -143,8 +167,14 @@ async function main(): Promise<number> {
   console.log(`\n${markdown}`);
   console.log(options.mode === 'smoke' ? 'targets (smoke run: tiny counts, the verdicts mean nothing):' : 'targets:');
   console.log(targetLines(summary).join('\n'));
+  const telemetry = telemetryLines(summary);
+  if (telemetry.length > 0) console.log(`\ntelemetry, over telemetry off:\n${telemetry.join('\n')}`);
   console.log(`\nwrote ${join(outDir, 'latest.md')}, latest.json, chart.svg in ${meta.totalSeconds.toFixed(1)} s`);
-  const problems = [...summary.failures.map((f) => `${f.driver} rep ${f.rep}: ${f.error.split('\n')[0]}`), ...missingResults(outcomes, options.drivers, specs)];
+  const problems = [
+    ...summary.failures.map((f) => `${f.driver} rep ${f.rep}: ${f.error.split('\n')[0]}`),
+    ...missingResults(outcomes, options.drivers, specs),
+    ...unobservedCalls(outcomes),
+  ];
   if (options.mode === 'smoke') problems.push(...checkOutputs(outDir));
   if (problems.length > 0) {
     console.error(`\n${options.mode} run FAILED:\n  ${problems.join('\n  ')}`);
@@ -169,6 +199,7 @@ async function profile(options: Options, specs: WorkloadSpec[]): Promise<number>
   console.log(`profiling the ${driver} server${clientName === undefined ? '' : ' and load generator'} under ${workload} (node --cpu-prof, ${PROFILE_INTERVAL_US} µs sampling)`);
   const outcome = await runPair(driver, 1, specs, {
     codec: spec.codec ?? 'json',
+    telemetry: telemetryOf(spec),
     profile: { dir, name, intervalUs: PROFILE_INTERVAL_US, ...(clientName === undefined ? {} : { clientName }) },
     onResult: (result) => console.log(progressLine(driver, 1, result)),
   });
@@ -201,6 +232,8 @@ function progressLine(driver: DriverName, rep: number, r: WorkloadResult): strin
     `server ${r.serverCpuUsPerOp.toFixed(1)} µs CPU/op, ${serverLoad.toFixed(2)} cores, peak RSS ${(r.server.peakRssBytes / 1e6).toFixed(0)} MB`,
     `client ${r.clientCpuLoad.toFixed(2)} cores`,
   );
+  const spans = r.telemetry?.exportedSpans;
+  if (spans !== undefined) parts.push(`spans exported so far: client ${spans.client}, server ${spans.server}`);
   if (r.note !== undefined) parts.push(`(${r.note})`);
   return parts.join('  ');
 }
@@ -213,6 +246,19 @@ function missingResults(outcomes: PairOutcome[], drivers: DriverName[], specs: W
     }
   }
   return missing;
+}
+
+/**
+ * A request workload with the OTel SDK on must have produced spans on both sides: otherwise the
+ * instrumentation was not on, and the row would claim a cost it never measured.
+ */
+function unobservedCalls(outcomes: PairOutcome[]): string[] {
+  return outcomes.flatMap((outcome) =>
+    outcome.results
+      .filter((r) => r.telemetry?.mode === 'otel' && r.latencyUs !== undefined)
+      .filter((r) => r.telemetry?.exportedSpans === undefined || r.telemetry.exportedSpans.client === 0 || r.telemetry.exportedSpans.server === 0)
+      .map((r) => `${outcome.driver} rep ${outcome.rep}: ${r.workload} ran with the OTel SDK on but exported no spans (${JSON.stringify(r.telemetry?.exportedSpans ?? null)})`),
+  );
 }
 
 /** Smoke runs prove the outputs are written and readable. */

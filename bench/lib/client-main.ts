@@ -1,14 +1,15 @@
 /**
- * The load-generator process: waits for the orchestrator's `run` message, connects the
- * driver's client to the server process, runs the workloads in order and reports one result
+ * The load-generator process: waits for the orchestrator's `run` message, installs the pair's
+ * telemetry, connects the driver's client to the server process, runs the workloads in order and reports one result
  * per workload. Control requests (begin/end of a measured window) go to the server process
  * through the orchestrator.
  */
 import 'reflect-metadata';
 import { loadCodec } from './codecs.js';
 import { LIMITS } from './config.js';
-import { type Answer, type ControlOp, type ControlOps, type ToClient, die, exitWithParent, sendToParent } from './ipc.js';
+import { type Answer, type ControlOp, type ControlOps, type TelemetryFigures, type ToClient, type WorkloadResult, die, exitWithParent, sendToParent } from './ipc.js';
 import { loadDriver } from './registry.js';
+import { type Telemetry, installTelemetry } from './telemetry.js';
 import { type ServerControl, type WorkloadContext, runWorkload } from './workloads.js';
 
 /** Control requests in flight, by id. */
@@ -53,6 +54,7 @@ function main(): void {
 }
 
 async function run(job: Extract<ToClient, { t: 'run' }>, control: ParentControl): Promise<void> {
+  const telemetry = await installTelemetry(job.telemetry);
   const driver = await loadDriver(job.driver);
   const options = { codecName: job.codec, codec: await loadCodec(job.codec) };
   const client = await driver.connect(job.port, options);
@@ -60,7 +62,7 @@ async function run(job: Extract<ToClient, { t: 'run' }>, control: ParentControl)
   for (const spec of job.specs) {
     try {
       const result = await runWorkload(spec, context);
-      sendToParent({ t: 'result', result });
+      sendToParent({ t: 'result', result: await withTelemetry(result, telemetry) });
     } catch (err) {
       die(err, { workload: spec.name });
       return;
@@ -69,6 +71,15 @@ async function run(job: Extract<ToClient, { t: 'run' }>, control: ParentControl)
   // Closing is bounded: a transport that does not close in time is cut off by process exit.
   await Promise.race([client.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]);
   sendToParent({ t: 'done' }, () => process.exit(0));
+}
+
+/** The telemetry the result was measured under, and (`otel`) the spans both SDKs exported. */
+async function withTelemetry(result: WorkloadResult, telemetry: Telemetry): Promise<WorkloadResult> {
+  if (telemetry.mode === 'off') return result;
+  const figures: TelemetryFigures = { mode: telemetry.mode };
+  const client = await telemetry.exportedSpans();
+  if (client !== undefined) figures.exportedSpans = { client, server: result.server.exportedSpans ?? 0 };
+  return { ...result, telemetry: figures };
 }
 
 main();

@@ -22,6 +22,10 @@ export const WORKLOAD_NAMES = [
   'w2-msgpack',
   'w2-msgpack-js',
   'w2-protobuf',
+  'w2-channels',
+  'w4-channels',
+  'w2-otel',
+  'w4-otel',
   'w6',
   'w7',
 ] as const;
@@ -42,6 +46,10 @@ export const WORKLOAD_LABELS: Record<WorkloadName, string> = {
   'w2-msgpack': 'W2 msgpack',
   'w2-msgpack-js': 'W2 msgpack (JS)',
   'w2-protobuf': 'W2 protobuf',
+  'w2-channels': 'W2 channels subscribed',
+  'w4-channels': 'W4 channels subscribed',
+  'w2-otel': 'W2 OTel SDK on',
+  'w4-otel': 'W4 OTel SDK on',
   w6: 'W6',
   w7: 'W7',
 };
@@ -56,6 +64,25 @@ export type CodecName = (typeof CODEC_NAMES)[number];
 
 export function isCodecName(value: string): value is CodecName {
   return (CODEC_NAMES as readonly string[]).includes(value);
+}
+
+/**
+ * What observes the protosocket drivers, in both processes of a pair, from start-up on
+ * (lib/telemetry.ts): `off` nothing; `channels` a no-op subscriber on every protosocket:*
+ * diagnostics channel; `otel` the OpenTelemetry SDK (tracer and meter providers, context
+ * manager, W3C propagator) and `instrumentProtosocket()`.
+ */
+export const TELEMETRY_MODES = ['off', 'channels', 'otel'] as const;
+export type TelemetryMode = (typeof TELEMETRY_MODES)[number];
+
+export const TELEMETRY_LABELS: Record<TelemetryMode, string> = {
+  off: 'telemetry off',
+  channels: 'channels subscribed',
+  otel: 'OTel SDK on',
+};
+
+export function isTelemetryMode(value: string): value is TelemetryMode {
+  return (TELEMETRY_MODES as readonly string[]).includes(value);
 }
 
 export type Mode = 'full' | 'smoke' | 'profile';
@@ -85,6 +112,11 @@ interface SpecBase {
   isolated?: boolean;
   /** Measured in the first `reps` repetitions only (figures that barely move between runs). */
   reps?: number;
+  /**
+   * A repetition of workload `of` with telemetry on (a pair of its own per mode, lib/schedule.ts);
+   * telemetry off when absent. `--workloads <of>` selects it too.
+   */
+  telemetry?: { mode: Exclude<TelemetryMode, 'off'>; of: WorkloadName };
 }
 
 /** Closed loop: `inFlight` echo requests outstanding at all times on one connection. */
@@ -161,8 +193,8 @@ const KIB = 1024;
 
 /** The drivers that have an awaitable form of a call (raw net has only callbacks). */
 const AWAIT_DRIVERS: readonly DriverName[] = ['nest-protosocket', 'rpc', 'nest-tcp'];
-/** The drivers with codecs: this transport's. */
-const CODEC_DRIVERS: readonly DriverName[] = ['nest-protosocket', 'rpc'];
+/** The drivers with codecs and telemetry: this transport's. */
+const PROTOSOCKET_DRIVERS: readonly DriverName[] = ['nest-protosocket', 'rpc'];
 
 /** W8's calls in flight on one connection. */
 export const W8_IN_FLIGHT = 4_096;
@@ -190,10 +222,37 @@ function fullPlan(): WorkloadSpec[] {
     ...w2,
     name,
     title: `W2 throughput, ${what} codec`,
-    drivers: CODEC_DRIVERS,
+    drivers: PROTOSOCKET_DRIVERS,
     codec,
     warmup: { count: 100_000, ms: 300 },
     measure: { count: 2_000_000, ms: 1_000 },
+  });
+  const w4: EventSpec = {
+    kind: 'events',
+    name: 'w4',
+    title: 'W4 fire-and-forget events, 64 B',
+    size: 64,
+    warmupCount: 20_000,
+    count: 200_000,
+    window: 1_000,
+    capMs: 12_000,
+  };
+  // W2 and W4 with telemetry on: a pair of processes per mode, W2 measured a little shorter.
+  const w2Telemetry = (name: WorkloadName, mode: 'channels' | 'otel'): RequestSpec => ({
+    ...w2,
+    name,
+    title: `W2 throughput, ${TELEMETRY_LABELS[mode]}`,
+    drivers: PROTOSOCKET_DRIVERS,
+    telemetry: { mode, of: 'w2' },
+    warmup: { count: 100_000, ms: 300 },
+    measure: { count: 2_000_000, ms: 1_000 },
+  });
+  const w4Telemetry = (name: WorkloadName, mode: 'channels' | 'otel'): EventSpec => ({
+    ...w4,
+    name,
+    title: `W4 fire-and-forget events, ${TELEMETRY_LABELS[mode]}`,
+    drivers: PROTOSOCKET_DRIVERS,
+    telemetry: { mode, of: 'w4' },
   });
   return [
     {
@@ -230,16 +289,7 @@ function fullPlan(): WorkloadSpec[] {
       warmup: { count: 5_000, ms: 400 },
       measure: { count: 200_000, ms: 1_500 },
     },
-    {
-      kind: 'events',
-      name: 'w4',
-      title: 'W4 fire-and-forget events, 64 B',
-      size: 64,
-      warmupCount: 20_000,
-      count: 200_000,
-      window: 1_000,
-      capMs: 12_000,
-    },
+    w4,
     {
       kind: 'stream',
       name: 'w5',
@@ -300,6 +350,10 @@ function fullPlan(): WorkloadSpec[] {
     w2Codec('w2-msgpack', 'msgpack', 'msgpack (msgpackr as installed)'),
     w2Codec('w2-msgpack-js', 'msgpack-js', 'msgpack (msgpackr, native extension disabled)'),
     w2Codec('w2-protobuf', 'protobuf', 'protobuf'),
+    w2Telemetry('w2-channels', 'channels'),
+    w4Telemetry('w4-channels', 'channels'),
+    w2Telemetry('w2-otel', 'otel'),
+    w4Telemetry('w4-otel', 'otel'),
     {
       kind: 'fleet',
       name: 'w6',
@@ -376,6 +430,15 @@ export function planFor(mode: Mode): WorkloadSpec[] {
 
 export function isWorkloadName(value: string): value is WorkloadName {
   return (WORKLOAD_NAMES as readonly string[]).includes(value);
+}
+
+export function telemetryOf(spec: WorkloadSpec): TelemetryMode {
+  return spec.telemetry?.mode ?? 'off';
+}
+
+/** Whether `--workloads` (empty: all) names the spec, or the workload it repeats with telemetry on. */
+export function isSelected(spec: WorkloadSpec, workloads: readonly WorkloadName[]): boolean {
+  return workloads.length === 0 || workloads.includes(spec.name) || (spec.telemetry !== undefined && workloads.includes(spec.telemetry.of));
 }
 
 export function appliesTo(spec: WorkloadSpec, driver: DriverName): boolean {

@@ -7,7 +7,7 @@
  *                  <──────────answer──────────────              <─answer─
  *                  ──result (one per workload)──> orchestrator
  */
-import type { Bound, CodecName, FleetSpec, WorkloadName, WorkloadSpec } from './config.js';
+import type { Bound, CodecName, FleetSpec, TelemetryMode, WorkloadName, WorkloadSpec } from './config.js';
 import type { DriverName } from './registry.js';
 
 /** Server-side figures for one measured window (between `begin` and `end`). */
@@ -18,6 +18,8 @@ export interface ServerWindow {
   requests: number;
   events: number;
   peakRssBytes: number;
+  /** Telemetry `otel`: the spans the server's SDK exported since start-up, flushed after the window. */
+  exportedSpans?: number;
 }
 
 export interface EventsReceived {
@@ -100,6 +102,14 @@ export interface WorkloadResult {
   fleet?: { processes: number; connections: number };
   /** W7: the idle connections and what they cost the server. */
   idle?: IdleFigures;
+  /** Set when telemetry was on in both processes (lib/telemetry.ts). */
+  telemetry?: TelemetryFigures;
+}
+
+export interface TelemetryFigures {
+  mode: TelemetryMode;
+  /** `otel`: the spans each side's SDK exported since start-up (a check that the SDK really saw the calls). */
+  exportedSpans?: { client: number; server: number };
 }
 
 export interface IdleFigures {
@@ -117,7 +127,7 @@ export interface IdleFigures {
 
 export type ToServer = Ask | { t: 'shutdown' };
 export type FromServer = { t: 'ready'; port: number; idleRssBytes: number } | Answer | { t: 'fatal'; error: string; workload?: WorkloadName };
-export type ToClient = { t: 'run'; driver: DriverName; codec: CodecName; port: number; specs: WorkloadSpec[] } | Answer;
+export type ToClient = { t: 'run'; driver: DriverName; codec: CodecName; telemetry: TelemetryMode; port: number; specs: WorkloadSpec[] } | Answer;
 
 /**
  * The W6 load generator and its helper processes (lib/fleet.ts, lib/fleet-main.ts):

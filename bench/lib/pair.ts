@@ -11,7 +11,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { codecEnv } from './codecs.js';
-import { type CodecName, FD_HEADROOM, LIMITS, type WorkloadName, type WorkloadSpec, serverConnections, workloadBudgetMs } from './config.js';
+import { type CodecName, FD_HEADROOM, LIMITS, type TelemetryMode, type WorkloadName, type WorkloadSpec, serverConnections, workloadBudgetMs } from './config.js';
 import type { FromClient, FromServer, ToClient, ToServer, WorkloadResult } from './ipc.js';
 import { Child, describeExit, exitWithin, openFilesLimit, waitForMessage } from './processes.js';
 import type { DriverName } from './registry.js';
@@ -22,6 +22,8 @@ const CLIENT_MAIN = fileURLToPath(new URL('./client-main.js', import.meta.url));
 export interface PairOptions {
   /** The codec both processes use (lib/schedule.ts gives each codec its own pair). Default JSON. */
   codec?: CodecName;
+  /** What observes the transport in both processes, from start-up (lib/telemetry.ts). Default off. */
+  telemetry?: TelemetryMode;
   /**
    * Run the server under `node --cpu-prof`, writing `<dir>/<name>` and the measured windows to
    * `<dir>/<name>.window.json`; with `client`, the load generator too (`<dir>/<clientName>`).
@@ -35,6 +37,7 @@ export interface PairOutcome {
   driver: DriverName;
   rep: number;
   codec: CodecName;
+  telemetry: TelemetryMode;
   /** From forking the server to both processes gone: what the pair cost the run's time budget. */
   wallMs: number;
   idleRssBytes: number;
@@ -48,14 +51,15 @@ type ClientChild = Child<ToClient, FromClient>;
 
 export async function runPair(driver: DriverName, rep: number, specs: WorkloadSpec[], options: PairOptions = {}): Promise<PairOutcome> {
   const codec = options.codec ?? 'json';
+  const telemetry = options.telemetry ?? 'off';
   const startedAt = performance.now();
-  const outcome: PairOutcome = { driver, rep, codec, wallMs: 0, idleRssBytes: 0, results: [] };
+  const outcome: PairOutcome = { driver, rep, codec, telemetry, wallMs: 0, idleRssBytes: 0, results: [] };
   const fdProblem = checkOpenFiles(specs);
   if (fdProblem !== undefined) return { ...outcome, failure: fdProblem };
   const profile = options.profile;
   const env = codecEnv(codec);
   const serverArgv = ['--expose-gc'];
-  const serverArgs: string[] = [driver, codec];
+  const serverArgs: string[] = [driver, codec, telemetry];
   const clientArgv = ['--expose-gc'];
   if (profile !== undefined) {
     serverArgv.push(...cpuProfFlags(profile.dir, profile.name, profile.intervalUs));
@@ -82,7 +86,7 @@ export async function runPair(driver: DriverName, rep: number, specs: WorkloadSp
     server.onMessage((message) => {
       if (message.t === 'fatal') outcome.failure ??= { error: `server: ${message.error}` };
     });
-    client.send({ t: 'run', driver, codec, port: ready.port, specs });
+    client.send({ t: 'run', driver, codec, telemetry, port: ready.port, specs });
 
     const budget = LIMITS.clientStartMs + specs.reduce((sum, spec) => sum + workloadBudgetMs(spec), 0);
     const end: FromClient = await waitForMessage(client, (m) => m.t === 'done' || m.t === 'fatal', budget, 'end of workloads').catch(

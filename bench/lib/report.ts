@@ -1,8 +1,9 @@
 /**
  * Turns the runs into results: the median of each figure over the repetitions, its ratio to
- * Nest TCP and to raw net from the same run, the targets, and the markdown tables.
+ * Nest TCP and to raw net from the same run (and, for a figure measured with telemetry on, to
+ * the same driver's figure with telemetry off), the targets, and the markdown tables.
  */
-import { WORKLOAD_LABELS, WORKLOAD_NAMES, type WorkloadName } from './config.js';
+import { TELEMETRY_LABELS, type TelemetryMode, WORKLOAD_LABELS, WORKLOAD_NAMES, type WorkloadName } from './config.js';
 import type { WorkloadResult } from './ipc.js';
 import type { PairOutcome } from './pair.js';
 import { DRIVER_LABELS, DRIVER_NAMES, type DriverName, NEST_TCP, RAW_NET } from './registry.js';
@@ -36,19 +37,30 @@ export interface Figure {
    * has no cell in this figure, its ratios are to their cell in the reference.
    */
   reference?: string;
+  /**
+   * Measured with telemetry on: `reference` is the same figure with telemetry off, and each cell
+   * also gets its ratio to that driver's cell there (`vsOff`).
+   */
+  telemetry?: TelemetryMode;
   pick(result: WorkloadResult | undefined, outcome: PairOutcome): number | undefined;
 }
 
 const MB = 1e6;
 
+// The figures that are also measured with telemetry on.
+const W2_RATE: Figure = { id: 'w2.rate', workload: 'w2', label: 'W2 throughput', unit: 'req/s', better: 'higher', table: 'main', pick: (r) => r?.rate };
+const W2_SERVER_CPU: Figure = { id: 'w2.cpu', workload: 'w2', label: 'W2 server CPU per request', unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.serverCpuUsPerOp };
+const W2_CLIENT_CPU: Figure = clientCpu('w2', 'W2 load-generator CPU per request');
+const W4_RATE: Figure = { id: 'w4.rate', workload: 'w4', label: 'W4 events received', unit: 'events/s', better: 'higher', table: 'main', pick: (r) => r?.rate };
+
 export const FIGURES: Figure[] = [
   latency('w1', 'p50', 'W1 latency p50'),
   latency('w1', 'p99', 'W1 latency p99'),
   latency('w1', 'p999', 'W1 latency p99.9'),
-  { id: 'w2.rate', workload: 'w2', label: 'W2 throughput', unit: 'req/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
+  W2_RATE,
   latency('w2', 'p50', 'W2 latency p50'),
   latency('w2', 'p99', 'W2 latency p99'),
-  { id: 'w2.cpu', workload: 'w2', label: 'W2 server CPU per request', unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.serverCpuUsPerOp },
+  W2_SERVER_CPU,
   { id: 'w2.rss', workload: 'w2', label: 'W2 server peak RSS', unit: 'MB', better: 'lower', table: 'main', pick: (r) => mb(r?.server.peakRssBytes) },
   {
     id: 'w2.rss-growth',
@@ -61,19 +73,24 @@ export const FIGURES: Figure[] = [
   },
   { id: 'w3-json.mbps', workload: 'w3-json', label: 'W3 64 KiB JSON string', unit: 'MB/s', better: 'higher', table: 'main', pick: (r) => r?.mbPerSec },
   { id: 'w3-bytes.mbps', workload: 'w3-bytes', label: 'W3 64 KiB Buffer', unit: 'MB/s', better: 'higher', table: 'main', pick: (r) => r?.mbPerSec },
-  { id: 'w4.rate', workload: 'w4', label: 'W4 events received', unit: 'events/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
+  W4_RATE,
   { id: 'w5.rate', workload: 'w5', label: 'W5 streamed messages', unit: 'msg/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
   // The call style a user writes, next to the callback/observer style above.
   { ...latency('w1-await', 'p50', 'W1 latency p50, awaited calls'), reference: 'w1.p50' },
   { ...latency('w1-await', 'p99', 'W1 latency p99, awaited calls'), reference: 'w1.p99' },
   { id: 'w2-await.rate', workload: 'w2-await', label: 'W2 throughput, awaited calls', unit: 'req/s', better: 'higher', table: 'main', reference: 'w2.rate', pick: (r) => r?.rate },
-  clientCpu('w2', 'W2 load-generator CPU per request'),
+  W2_CLIENT_CPU,
   { ...clientCpu('w2-await', 'W2 load-generator CPU per request, awaited calls'), reference: 'w2.client-cpu' },
   { id: 'w5-await.rate', workload: 'w5-await', label: 'W5 streamed messages, for await', unit: 'msg/s', better: 'higher', table: 'main', reference: 'w5.rate', pick: (r) => r?.rate },
   // Codecs: W2 with each codec, next to JSON.
   codecRate('w2-msgpack', 'W2 throughput, msgpack codec'),
   codecRate('w2-msgpack-js', 'W2 throughput, msgpack codec without its native extension'),
   codecRate('w2-protobuf', 'W2 throughput, protobuf codec'),
+  // Telemetry: W2 and W4 with channels subscribed, with the OTel SDK on; ratios to telemetry off too.
+  ...telemetryFigures(W2_RATE, 'w2'),
+  ...telemetryFigures(W4_RATE, 'w4'),
+  ...telemetryFigures(W2_SERVER_CPU, 'w2'),
+  ...telemetryFigures(W2_CLIENT_CPU, 'w2'),
   // How cost grows with connections and calls in flight.
   { id: 'w6.rate', workload: 'w6', label: 'W6 throughput, 1,000 connections x 4 in flight', unit: 'req/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
   latency('w6', 'p99', 'W6 latency p99'),
@@ -125,6 +142,15 @@ function codecRate(workload: WorkloadName, label: string): Figure {
   return { id: `${workload}.rate`, workload, label, unit: 'req/s', better: 'higher', table: 'main', reference: 'w2.rate', pick: (r) => r?.rate };
 }
 
+/** A figure of workload `of` (telemetry off), measured again with each telemetry mode on (config.ts). */
+function telemetryFigures(off: Figure, of: 'w2' | 'w4'): Figure[] {
+  const key = off.id.slice(of.length + 1);
+  return (['channels', 'otel'] as const).map((mode): Figure => {
+    const workload = `${of}-${mode}` as const;
+    return { ...off, id: `${workload}.${key}`, workload, label: `${off.label}, ${TELEMETRY_LABELS[mode]}`, reference: off.id, telemetry: mode };
+  });
+}
+
 function perIdleConnection(key: 'rss' | 'heapUsed' | 'external', label: string): Figure {
   return { id: `w7.${key}`, workload: 'w7', label, unit: 'KiB', better: 'lower', table: 'main', pick: (r) => r?.idle?.perConnectionKiB[key] };
 }
@@ -136,6 +162,8 @@ export interface Cell {
   spread: number;
   vsNestTcp?: number;
   vsRawNet?: number;
+  /** Telemetry rows: the ratio to the same driver's cell with telemetry off, same run. */
+  vsOff?: number;
 }
 
 export interface FigureResult {
@@ -145,6 +173,7 @@ export interface FigureResult {
   better: 'higher' | 'lower';
   table: 'main' | 'server';
   reference?: string;
+  telemetry?: TelemetryMode;
   cells: Partial<Record<DriverName, Cell>>;
 }
 
@@ -187,7 +216,11 @@ export function summarize(outcomes: PairOutcome[], meta: RunMeta): Summary {
   const drivers = DRIVER_NAMES.filter((name) => outcomes.some((o) => o.driver === name));
   const figures = FIGURES.map((figure) => summarizeFigure(figure, outcomes, drivers));
   const byId = new Map(figures.map((f) => [f.id, f]));
-  for (const figure of figures) addRatios(figure, figure.reference === undefined ? undefined : byId.get(figure.reference));
+  for (const figure of figures) {
+    const reference = figure.reference === undefined ? undefined : byId.get(figure.reference);
+    addRatios(figure, reference);
+    if (figure.telemetry !== undefined && reference !== undefined) addRatiosToOff(figure, reference);
+  }
   const targets = TARGETS.map((t): Target => {
     const figure = byId.get(t.figure);
     const value = figure?.cells[t.driver]?.median;
@@ -231,6 +264,14 @@ function addRatios(figure: FigureResult, reference: FigureResult | undefined): v
   }
 }
 
+/** Each cell over the same driver's cell with telemetry off. */
+function addRatiosToOff(figure: FigureResult, off: FigureResult): void {
+  for (const [driver, cell] of Object.entries(figure.cells) as [DriverName, Cell][]) {
+    const base = off.cells[driver]?.median;
+    if (base !== undefined && base > 0) cell.vsOff = cell.median / base;
+  }
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -256,11 +297,25 @@ export function renderMarkdown(summary: Summary): string {
   for (const note of meta.notes) lines.push(`> ${note}`, '');
   lines.push(
     'Each cell: median value, then its ratio to Nest TCP and to raw net from the same run (`×Nest TCP / ×raw net`). ↑ higher is better, ↓ lower is better. † marks a figure whose repetitions spread more than 25% around the median. ' +
-      'A row marked "ratios vs X" is a variant of row X (another call style or codec): where Nest TCP or raw net has no cell in it, the ratio is to their cell in X.',
+      'A row marked "ratios vs X" is a variant of row X (another call style, codec or telemetry mode): where Nest TCP or raw net has no cell in it, the ratio is to their cell in X. ' +
+      'A row measured with telemetry on (channels subscribed, OTel SDK on) starts with its ratio to the same driver in X, with telemetry off (`×off`).',
     '',
   );
   lines.push(...renderTable(summary, 'main'), '');
   lines.push('## Targets', '', '```', ...targetLines(summary), '```', '');
+  const telemetry = telemetryLines(summary);
+  if (telemetry.length > 0) {
+    lines.push(
+      '## Telemetry',
+      '',
+      'Each figure measured with telemetry on, over the same driver\'s figure with telemetry off, same run (1.00× is no cost; throughput ↑, CPU per request ↓).',
+      '',
+      '```',
+      ...telemetry,
+      '```',
+      '',
+    );
+  }
   lines.push(
     '## Resources per workload',
     '',
@@ -295,7 +350,8 @@ function renderTable(summary: Summary, table: 'main' | 'server'): string[] {
 
 function renderCell(figure: FigureResult, cell: Cell | undefined): string {
   if (cell === undefined) return '–';
-  const ratios = `${fmtRatio(cell.vsNestTcp)} / ${fmtRatio(cell.vsRawNet)}`;
+  const toOff = figure.telemetry === undefined ? '' : `${fmtRatio(cell.vsOff)} off · `;
+  const ratios = `${toOff}${fmtRatio(cell.vsNestTcp)} / ${fmtRatio(cell.vsRawNet)}`;
   return `${formatValue(cell.median, figure.unit)}${cell.spread > NOISY_SPREAD ? ' †' : ''} <sub>${ratios}</sub>`;
 }
 
@@ -305,6 +361,19 @@ export function targetLines(summary: Summary): string[] {
     const measured = t.ratio === undefined ? 'not measured' : `measured ${t.ratio.toFixed(2)}x`;
     return `${verdict} ${t.id.padEnd(3)} ${t.text}; ${measured}`;
   });
+}
+
+/** The telemetry rows' ratios to telemetry off, one line per figure. */
+export function telemetryLines(summary: Summary): string[] {
+  return summary.figures
+    .filter((f) => f.telemetry !== undefined && Object.keys(f.cells).length > 0)
+    .map((f) => {
+      const ratios = summary.drivers.flatMap((d) => {
+        const ratio = f.cells[d.name]?.vsOff;
+        return ratio === undefined ? [] : [`${d.label} ${fmtRatio(ratio)}`];
+      });
+      return `${f.label} (${f.unit}) ${f.better === 'higher' ? '↑' : '↓'}, over telemetry off: ${ratios.join(', ')}`;
+    });
 }
 
 /** A figure's value in its unit, compact: 12.3k, 1.23M, 58.4, 1,234. */

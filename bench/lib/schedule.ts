@@ -3,18 +3,21 @@
  *
  *   main pair (JSON)      W1 ... W5, the awaited forms, W8     in the order of the plan
  *   one pair per codec    W2 with msgpack / protobuf           protosocket drivers only
+ *   one pair per          W2 and W4 with channels subscribed,  protosocket drivers only; the
+ *   telemetry mode        with the OTel SDK on                 mode is process-wide, from start-up
  *   one pair each         W6, W7 (isolated)                    fresh processes, so their
  *                                                              memory figures start clean
  *
  * A workload with `reps` is left out of the later repetitions.
  */
-import { type CodecName, type WorkloadSpec, appliesTo } from './config.js';
+import { type CodecName, type TelemetryMode, type WorkloadSpec, appliesTo, telemetryOf } from './config.js';
 import type { DriverName } from './registry.js';
 
 export interface PairPlan {
-  /** For progress lines: "json", "msgpack", "w7"... */
+  /** For progress lines: "json", "msgpack", "otel", "w7"... */
   label: string;
   codec: CodecName;
+  telemetry: TelemetryMode;
   specs: WorkloadSpec[];
 }
 
@@ -23,8 +26,11 @@ export function pairsFor(driver: DriverName, rep: number, specs: readonly Worklo
   for (const spec of specs) {
     if (!appliesTo(spec, driver) || rep > (spec.reps ?? Number.POSITIVE_INFINITY)) continue;
     const codec = spec.codec ?? 'json';
-    const key = spec.isolated === true ? `${codec}:${spec.name}` : codec;
-    const pair = pairs.get(key) ?? { label: spec.isolated === true ? spec.name : codec, codec, specs: [] };
+    const telemetry = telemetryOf(spec);
+    const shared = telemetry === 'off' ? codec : `${codec}+${telemetry}`;
+    const key = spec.isolated === true ? `${shared}:${spec.name}` : shared;
+    const label = spec.isolated === true ? spec.name : telemetry === 'off' ? codec : telemetry;
+    const pair = pairs.get(key) ?? { label, codec, telemetry, specs: [] };
     pair.specs.push(spec);
     pairs.set(key, pair);
   }

@@ -1,24 +1,27 @@
 /**
- * The server process: `node server-main.js <driver> <codec> [window-file]`. Starts the driver's
- * server on 127.0.0.1, reports its port, then answers the orchestrator's control requests until
- * told to shut down (or until the orchestrator goes away).
+ * The server process: `node server-main.js <driver> <codec> <telemetry> [window-file]`. Installs
+ * the telemetry, starts the driver's server on 127.0.0.1, reports its port, then answers the
+ * orchestrator's control requests until told to shut down (or until the orchestrator goes away).
  */
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { loadCodec } from './codecs.js';
-import { LIMITS, isCodecName } from './config.js';
+import { LIMITS, isCodecName, isTelemetryMode } from './config.js';
 import type { DriverServer } from './driver.js';
 import { type Answer, type ControlOp, type ControlOps, type ToServer, describeError, die, exitWithParent, sendToParent } from './ipc.js';
 import { isDriverName, loadDriver } from './registry.js';
 import { collectGarbage } from './gc.js';
 import { ServerStats } from './server-stats.js';
+import { type Telemetry, installTelemetry } from './telemetry.js';
 
-const [name = '', codecName = '', windowFile] = process.argv.slice(2);
+const [name = '', codecName = '', telemetryMode = '', windowFile] = process.argv.slice(2);
 
 async function main(): Promise<void> {
   exitWithParent();
   if (!isDriverName(name)) throw new Error(`unknown driver ${name}`);
   if (!isCodecName(codecName)) throw new Error(`unknown codec ${codecName}`);
+  if (!isTelemetryMode(telemetryMode)) throw new Error(`unknown telemetry mode ${telemetryMode}`);
+  const telemetry = await installTelemetry(telemetryMode);
   const stats = new ServerStats();
   const driver = await loadDriver(name);
   const server = await driver.startServer(stats.hooks, { codecName, codec: await loadCodec(codecName) });
@@ -26,12 +29,12 @@ async function main(): Promise<void> {
   collectGarbage();
   process.on('message', (message: ToServer) => {
     if (message.t === 'shutdown') void shutdown(server);
-    else void answer(message.id, () => control(stats, message.op, message.arg));
+    else void answer(message.id, () => control(stats, telemetry, message.op, message.arg));
   });
   sendToParent({ t: 'ready', port: server.port, idleRssBytes: process.memoryUsage.rss() });
 }
 
-function control(stats: ServerStats, op: ControlOp, arg: unknown): unknown {
+function control(stats: ServerStats, telemetry: Telemetry, op: ControlOp, arg: unknown): unknown {
   switch (op) {
     case 'begin': {
       const { expectEvents, expectConnections } = arg as ControlOps['begin']['arg'];
@@ -42,7 +45,8 @@ function control(stats: ServerStats, op: ControlOp, arg: unknown): unknown {
       const window = stats.end();
       // Profile runs: the measured windows, so the profile summary can leave out warm-up.
       if (windowFile !== undefined) writeFileSync(windowFile, JSON.stringify({ windows: stats.windows }));
-      return window;
+      // Flushed after the window closed, so the flush is not in its CPU time.
+      return telemetry.exportedSpans().then((spans) => (spans === undefined ? window : { ...window, exportedSpans: spans }));
     }
     case 'waitEvents':
       return stats.waitEvents((arg as { capMs: number }).capMs);
