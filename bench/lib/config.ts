@@ -2,8 +2,8 @@
  * The workloads and how long each one runs, per mode. Every loop in the harness is bounded by
  * a count and by a time; the times here add up to the run's budget (see BENCHMARKS.md).
  *
- * Workloads run in pairs of processes (lib/pair.ts). The ones that share a codec run in one
- * pair, in order; `isolated` ones get a pair of their own, so their memory figures start from
+ * Workloads run in pairs of processes (lib/pair.ts). The ones that share a codec and a
+ * telemetry mode run in one pair, in order; `isolated` ones get a pair of their own, so their memory figures start from
  * a fresh server process (lib/schedule.ts groups them).
  */
 import type { DriverName } from './registry.js';
@@ -22,12 +22,12 @@ export const WORKLOAD_NAMES = [
   'w2-msgpack',
   'w2-msgpack-js',
   'w2-protobuf',
+  'w6',
+  'w7',
   'w2-channels',
   'w4-channels',
   'w2-otel',
   'w4-otel',
-  'w6',
-  'w7',
 ] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 
@@ -81,6 +81,18 @@ export const TELEMETRY_LABELS: Record<TelemetryMode, string> = {
   otel: 'OTel SDK on',
 };
 
+/** The workloads measured again with telemetry on: which one each repeats, under which mode. */
+export const TELEMETRY_VARIANTS = {
+  'w2-channels': { of: 'w2', mode: 'channels' },
+  'w4-channels': { of: 'w4', mode: 'channels' },
+  'w2-otel': { of: 'w2', mode: 'otel' },
+  'w4-otel': { of: 'w4', mode: 'otel' },
+} as const satisfies Partial<Record<WorkloadName, { of: WorkloadName; mode: TelemetryMode }>>;
+
+export function telemetryVariant(workload: WorkloadName): { of: WorkloadName; mode: Exclude<TelemetryMode, 'off'> } | undefined {
+  return (TELEMETRY_VARIANTS as Partial<Record<WorkloadName, { of: WorkloadName; mode: Exclude<TelemetryMode, 'off'> }>>)[workload];
+}
+
 export function isTelemetryMode(value: string): value is TelemetryMode {
   return (TELEMETRY_MODES as readonly string[]).includes(value);
 }
@@ -116,7 +128,7 @@ interface SpecBase {
    * A repetition of workload `of` with telemetry on (a pair of its own per mode, lib/schedule.ts);
    * telemetry off when absent. `--workloads <of>` selects it too.
    */
-  telemetry?: { mode: Exclude<TelemetryMode, 'off'>; of: WorkloadName };
+  telemetry?: { readonly mode: Exclude<TelemetryMode, 'off'>; readonly of: WorkloadName };
 }
 
 /** Closed loop: `inFlight` echo requests outstanding at all times on one connection. */
@@ -238,21 +250,21 @@ function fullPlan(): WorkloadSpec[] {
     capMs: 12_000,
   };
   // W2 and W4 with telemetry on: a pair of processes per mode, W2 measured a little shorter.
-  const w2Telemetry = (name: WorkloadName, mode: 'channels' | 'otel'): RequestSpec => ({
+  const w2Telemetry = (name: 'w2-channels' | 'w2-otel'): RequestSpec => ({
     ...w2,
     name,
-    title: `W2 throughput, ${TELEMETRY_LABELS[mode]}`,
+    title: `W2 throughput, ${TELEMETRY_LABELS[TELEMETRY_VARIANTS[name].mode]}`,
     drivers: PROTOSOCKET_DRIVERS,
-    telemetry: { mode, of: 'w2' },
+    telemetry: TELEMETRY_VARIANTS[name],
     warmup: { count: 100_000, ms: 300 },
     measure: { count: 2_000_000, ms: 1_000 },
   });
-  const w4Telemetry = (name: WorkloadName, mode: 'channels' | 'otel'): EventSpec => ({
+  const w4Telemetry = (name: 'w4-channels' | 'w4-otel'): EventSpec => ({
     ...w4,
     name,
-    title: `W4 fire-and-forget events, ${TELEMETRY_LABELS[mode]}`,
+    title: `W4 fire-and-forget events, ${TELEMETRY_LABELS[TELEMETRY_VARIANTS[name].mode]}`,
     drivers: PROTOSOCKET_DRIVERS,
-    telemetry: { mode, of: 'w4' },
+    telemetry: TELEMETRY_VARIANTS[name],
   });
   return [
     {
@@ -350,10 +362,6 @@ function fullPlan(): WorkloadSpec[] {
     w2Codec('w2-msgpack', 'msgpack', 'msgpack (msgpackr as installed)'),
     w2Codec('w2-msgpack-js', 'msgpack-js', 'msgpack (msgpackr, native extension disabled)'),
     w2Codec('w2-protobuf', 'protobuf', 'protobuf'),
-    w2Telemetry('w2-channels', 'channels'),
-    w4Telemetry('w4-channels', 'channels'),
-    w2Telemetry('w2-otel', 'otel'),
-    w4Telemetry('w4-otel', 'otel'),
     {
       kind: 'fleet',
       name: 'w6',
@@ -379,6 +387,11 @@ function fullPlan(): WorkloadSpec[] {
       connectCapMs: 30_000,
       closeCapMs: 10_000,
     },
+    // Last of a driver's pairs: when the run's time budget runs out, they go before its others.
+    w2Telemetry('w2-channels'),
+    w4Telemetry('w4-channels'),
+    w2Telemetry('w2-otel'),
+    w4Telemetry('w4-otel'),
   ];
 }
 

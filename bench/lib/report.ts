@@ -3,7 +3,7 @@
  * Nest TCP and to raw net from the same run (and, for a figure measured with telemetry on, to
  * the same driver's figure with telemetry off), the targets, and the markdown tables.
  */
-import { TELEMETRY_LABELS, type TelemetryMode, WORKLOAD_LABELS, WORKLOAD_NAMES, type WorkloadName } from './config.js';
+import { TELEMETRY_LABELS, type TelemetryMode, WORKLOAD_LABELS, WORKLOAD_NAMES, type WorkloadName, telemetryVariant } from './config.js';
 import type { WorkloadResult } from './ipc.js';
 import type { PairOutcome } from './pair.js';
 import { DRIVER_LABELS, DRIVER_NAMES, type DriverName, NEST_TCP, RAW_NET } from './registry.js';
@@ -52,6 +52,8 @@ const W2_RATE: Figure = { id: 'w2.rate', workload: 'w2', label: 'W2 throughput',
 const W2_SERVER_CPU: Figure = { id: 'w2.cpu', workload: 'w2', label: 'W2 server CPU per request', unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.serverCpuUsPerOp };
 const W2_CLIENT_CPU: Figure = clientCpu('w2', 'W2 load-generator CPU per request');
 const W4_RATE: Figure = { id: 'w4.rate', workload: 'w4', label: 'W4 events received', unit: 'events/s', better: 'higher', table: 'main', pick: (r) => r?.rate };
+/** In the main table for its telemetry rows only; the W4 row of the server table is the same figure. */
+const W4_SERVER_CPU: Figure = { id: 'w4.cpu-op', workload: 'w4', label: 'W4 server CPU per event', unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.serverCpuUsPerOp };
 
 export const FIGURES: Figure[] = [
   latency('w1', 'p50', 'W1 latency p50'),
@@ -87,10 +89,11 @@ export const FIGURES: Figure[] = [
   codecRate('w2-msgpack-js', 'W2 throughput, msgpack codec without its native extension'),
   codecRate('w2-protobuf', 'W2 throughput, protobuf codec'),
   // Telemetry: W2 and W4 with channels subscribed, with the OTel SDK on; ratios to telemetry off too.
-  ...telemetryFigures(W2_RATE, 'w2'),
-  ...telemetryFigures(W4_RATE, 'w4'),
-  ...telemetryFigures(W2_SERVER_CPU, 'w2'),
-  ...telemetryFigures(W2_CLIENT_CPU, 'w2'),
+  ...telemetryFigures(W2_RATE, 'w2', 'rate'),
+  ...telemetryFigures(W4_RATE, 'w4', 'rate'),
+  ...telemetryFigures(W2_SERVER_CPU, 'w2', 'cpu'),
+  ...telemetryFigures(W4_SERVER_CPU, 'w4', 'cpu'),
+  ...telemetryFigures(W2_CLIENT_CPU, 'w2', 'client-cpu'),
   // How cost grows with connections and calls in flight.
   { id: 'w6.rate', workload: 'w6', label: 'W6 throughput, 1,000 connections x 4 in flight', unit: 'req/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
   latency('w6', 'p99', 'W6 latency p99'),
@@ -111,12 +114,16 @@ export const FIGURES: Figure[] = [
   { id: 'w8.rate', workload: 'w8', label: 'W8 throughput, 4,096 in flight on one connection', unit: 'req/s', better: 'higher', table: 'main', pick: (r) => r?.rate },
   latency('w8', 'p99', 'W8 latency p99'),
   { id: 'idle.rss', label: 'Server RSS after start-up (idle)', unit: 'MB', better: 'lower', table: 'server', pick: (_r, o) => (o.idleRssBytes > 0 ? mb(o.idleRssBytes) : undefined) },
-  ...WORKLOAD_NAMES.flatMap((workload): Figure[] => [
-    { id: `${workload}.peak-rss`, workload, label: `${WORKLOAD_LABELS[workload]} server peak RSS`, unit: 'MB', better: 'lower', table: 'server', pick: (r) => mb(r?.server.peakRssBytes) },
-    { id: `${workload}.cpu-op`, workload, label: `${WORKLOAD_LABELS[workload]} server CPU per operation`, unit: 'µs', better: 'lower', table: 'server', pick: (r) => r?.serverCpuUsPerOp },
-    { id: `${workload}.server-load`, workload, label: `${WORKLOAD_LABELS[workload]} server CPU load`, unit: 'cores', better: 'lower', table: 'server', pick: serverLoad },
-    { id: `${workload}.client-load`, workload, label: `${WORKLOAD_LABELS[workload]} load-generator CPU load`, unit: 'cores', better: 'lower', table: 'server', pick: (r) => r?.clientCpuLoad },
-  ]),
+  ...WORKLOAD_NAMES.flatMap((workload): Figure[] =>
+    (
+      [
+        { id: `${workload}.peak-rss`, workload, label: `${WORKLOAD_LABELS[workload]} server peak RSS`, unit: 'MB', better: 'lower', table: 'server', pick: (r) => mb(r?.server.peakRssBytes) },
+        { id: `${workload}.cpu-op`, workload, label: `${WORKLOAD_LABELS[workload]} server CPU per operation`, unit: 'µs', better: 'lower', table: 'server', pick: (r) => r?.serverCpuUsPerOp },
+        { id: `${workload}.server-load`, workload, label: `${WORKLOAD_LABELS[workload]} server CPU load`, unit: 'cores', better: 'lower', table: 'server', pick: serverLoad },
+        { id: `${workload}.client-load`, workload, label: `${WORKLOAD_LABELS[workload]} load-generator CPU load`, unit: 'cores', better: 'lower', table: 'server', pick: (r) => r?.clientCpuLoad },
+      ] satisfies Figure[]
+    ).map((figure: Figure) => linkToOff(figure, workload)),
+  ),
 ];
 
 /** CPU seconds per second in the server's window: 1.0 means one core fully busy. */
@@ -142,13 +149,19 @@ function codecRate(workload: WorkloadName, label: string): Figure {
   return { id: `${workload}.rate`, workload, label, unit: 'req/s', better: 'higher', table: 'main', reference: 'w2.rate', pick: (r) => r?.rate };
 }
 
-/** A figure of workload `of` (telemetry off), measured again with each telemetry mode on (config.ts). */
-function telemetryFigures(off: Figure, of: 'w2' | 'w4'): Figure[] {
-  const key = off.id.slice(of.length + 1);
+/** A figure of workload `of` (telemetry off), measured again with each telemetry mode on (config.ts): `<of>-<mode>.<key>`. */
+function telemetryFigures(off: Figure, of: 'w2' | 'w4', key: string): Figure[] {
   return (['channels', 'otel'] as const).map((mode): Figure => {
     const workload = `${of}-${mode}` as const;
     return { ...off, id: `${workload}.${key}`, workload, label: `${off.label}, ${TELEMETRY_LABELS[mode]}`, reference: off.id, telemetry: mode };
   });
+}
+
+/** A per-workload figure of a telemetry variant: its reference is the same figure of the workload it repeats. */
+function linkToOff(figure: Figure, workload: WorkloadName): Figure {
+  const variant = telemetryVariant(workload);
+  if (variant === undefined) return figure;
+  return { ...figure, reference: `${variant.of}${figure.id.slice(workload.length)}`, telemetry: variant.mode };
 }
 
 function perIdleConnection(key: 'rss' | 'heapUsed' | 'external', label: string): Figure {
@@ -366,7 +379,7 @@ export function targetLines(summary: Summary): string[] {
 /** The telemetry rows' ratios to telemetry off, one line per figure. */
 export function telemetryLines(summary: Summary): string[] {
   return summary.figures
-    .filter((f) => f.telemetry !== undefined && Object.keys(f.cells).length > 0)
+    .filter((f) => f.telemetry !== undefined && f.table === 'main' && Object.keys(f.cells).length > 0)
     .map((f) => {
       const ratios = summary.drivers.flatMap((d) => {
         const ratio = f.cells[d.name]?.vsOff;
