@@ -8,6 +8,8 @@ import type { ResultTarget } from './results/target.js';
 /** Told when a call is over, so its session can forget it. */
 export interface CallOwner {
   finished(call: ServerCall): void;
+  /** The call ended by abort or abandon (after `finished`), with the reason its signal carries. Optional: only observers need it. */
+  aborted?(call: ServerCall, reason: Error): void;
 }
 
 /**
@@ -65,12 +67,14 @@ export class ServerCall extends CallWriter implements ResultTarget {
   abort(reason: Error): void {
     this.close();
     abortCallContext(this.context, reason);
+    this.owner.aborted?.(this, reason);
   }
 
   /** The server gives up on the call: the client gets `reason` as the Error, the handler as `signal.reason`. */
   abandon(reason: Error): void {
     this.failNow(reason);
     abortCallContext(this.context, reason);
+    this.owner.aborted?.(this, reason);
   }
 
   setProducer(stop: (() => void) | undefined): void {

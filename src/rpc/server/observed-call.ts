@@ -3,7 +3,6 @@ import { type CallOutcome, type ServerCallStartMessage, callStartChannel, outcom
 import { ControlCode } from '../wire/control-code.js';
 import type { RpcFrame } from '../wire/frame.js';
 import type { CallOwner, ServerCall } from './call.js';
-import type { CallContext } from './call-context.js';
 import type { CallOutput, CallWriter } from './call-writer.js';
 import type { RequestHandler } from './handler.js';
 
@@ -14,12 +13,12 @@ import type { RequestHandler } from './handler.js';
  * once, on whichever comes first of the two ways a call can end:
  *
  *   terminal frame sent (Reply, End: ok; Error: the error its body was serialized from)
- *   context aborted without one (the client's Cancel or deadline, connection lost)
+ *   the call aborted without one (the client's Cancel or deadline, connection lost): `aborted`
  *
- * The writer closes (and tells its owner) before it queues the terminal frame, and a call
- * aborts its context after closing, so neither `finished` nor the close says how the call
- * ended: the frame or the abort does. Built only while someone subscribes (`callsObserved()`),
- * so unobserved calls never allocate one.
+ * The writer closes (and tells its owner) before it queues the terminal frame, so `finished`
+ * does not say how the call ended: the frame or the abort does. The abort is learnt from the
+ * call itself, not from `context.signal`, so observing a call never creates its AbortController.
+ * Built only while someone subscribes (`callsObserved()`), so unobserved calls never allocate one.
  */
 export class ObservedServerCall implements CallOutput, CallOwner {
   private readonly start: ServerCallStartMessage;
@@ -34,7 +33,6 @@ export class ObservedServerCall implements CallOutput, CallOwner {
     private readonly owner: CallOwner,
     connection: ObservedConnection,
     request: RpcFrame,
-    private readonly context: CallContext,
   ) {
     this.start = {
       side: 'server',
@@ -52,8 +50,6 @@ export class ObservedServerCall implements CallOutput, CallOwner {
   /** Publishes `call:start`, then runs the call inside the context its subscribers set, if any. */
   run(call: ServerCall, handler: RequestHandler, data: unknown): void {
     if (callStartChannel.hasSubscribers) callStartChannel.publish(this.start);
-    const signal = this.context.signal;
-    signal.addEventListener('abort', () => this.end(outcomeOf(signal.reason), signal.reason), { once: true });
     const runInContext = this.start.runInContext;
     if (runInContext === undefined) call.run(handler, data);
     else runInContext(() => call.run(handler, data));
@@ -100,6 +96,10 @@ export class ObservedServerCall implements CallOutput, CallOwner {
 
   finished(call: ServerCall): void {
     this.owner.finished(call);
+  }
+
+  aborted(_call: ServerCall, reason: Error): void {
+    this.end(outcomeOf(reason), reason);
   }
 
   private end(outcome: CallOutcome, error: unknown): void {

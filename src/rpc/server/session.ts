@@ -197,7 +197,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     const timeoutMs = frame.timeoutMs;
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const context = new CallContext(id, pattern, frame.meta, deadline, this.peer);
-    const observed = callsObserved() ? new ObservedServerCall(this.output, this, this.connection, frame, context) : undefined;
+    const observed = callsObserved() ? new ObservedServerCall(this.output, this, this.connection, frame) : undefined;
     const call = new ServerCall(id, context, observed ?? this.output, observed ?? this);
     if (observed === undefined) call.run(handler, frame.data);
     else observed.run(call, handler, frame.data);
