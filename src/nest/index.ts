@@ -9,7 +9,9 @@ export {
   type ProtosocketClientRegistration,
   type ProtosocketRootOptions,
 } from './module/protosocket.module.js';
-export type { ProtosocketClientOptions, ProtosocketClientSettings, ProtosocketServerOptions } from './options.js';
+export type { NestPacketOptions, ProtosocketClientOptions, ProtosocketClientSettings, ProtosocketServerOptions } from './options.js';
+export { CallAbortedException, InvalidPatternError } from './errors.js';
+export type { ConnectionErrorCounts } from './server/connection-diagnostics.js';
 export {
   NO_MESSAGE_HANDLER,
   PROTOSOCKET_CODEC,
@@ -27,6 +29,7 @@ export {
   DuplicateCallIdError,
   InvalidMetadataError,
   NoHandlerError,
+  ObserverError,
   PeerUnresponsiveError,
   RefusedError,
   RemoteError,

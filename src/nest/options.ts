@@ -1,27 +1,40 @@
-import type { MsPattern } from '@nestjs/microservices';
+import type { Deserializer, MsPattern, Serializer } from '@nestjs/microservices';
 import type { RpcClientOptions } from '../rpc/client/options.js';
 import type { RpcListenOptions, RpcServerSettings } from '../rpc/server/options.js';
 
 /*
  * The Nest transport's options are the RPC layer's, passed down by spread: a setting added to
- * `RpcClientSettings` or `RpcServerSettings` reaches Nest with no line here, under the same
- * name (`protocol` among them). A field of Nest's own is added here and stripped before the
- * spread (`streamingPatterns`).
+ * `RpcClientSettings` or `RpcServerSettings` reaches Nest under the same name (`protocol`
+ * among them). Fields of Nest's own (`streamingPatterns`, and the `serializer` / `deserializer`
+ * every Nest transport takes) are added here and stripped before the spread. The key lists
+ * below are checked by the compiler against these types, so a new RPC setting is one line
+ * here too, and an option a user misspells (ClientsModule's options are untyped) fails at
+ * construction instead of being dropped.
  */
 
+/** The options every Nest transport takes: how packets are turned into what goes on the wire, and back. */
+export interface NestPacketOptions {
+  /** Nest's extension point: applied to every outgoing packet (requests and events on the client, responses on the server). */
+  serializer?: Serializer;
+  /** Nest's extension point: applied to every incoming packet. */
+  deserializer?: Deserializer;
+}
+
 /**
- * `ProtosocketServer`'s options: where it listens (`host`/`port`/`path`, `backlog`, `tls`) and
- * the RPC server's settings (`codec`, `limits`, `maxConcurrentCalls`, `drainTimeoutMs`...).
- * The RPC server's hooks (handler lookup, error bodies) are the strategy's own.
+ * `ProtosocketServer`'s options: where it listens (`host`/`port`/`path`, `backlog`, `tls`),
+ * the RPC server's settings (`codec`, `limits`, `maxConcurrentCalls`, `drainTimeoutMs`...), and
+ * Nest's `serializer` / `deserializer`. The RPC server's hooks (handler lookup, error bodies)
+ * are the strategy's own. `tlsOptions` (Transport.TCP's name) is taken as `tls`.
  */
-export type ProtosocketServerOptions = RpcListenOptions & RpcServerSettings;
+export type ProtosocketServerOptions = RpcListenOptions & RpcServerSettings & NestPacketOptions;
 
 /**
  * `ProtosocketClient`'s options: the RPC client's (`host`/`port`/`path`, `tls`, `codec`,
- * `timeoutMs`, `reconnect`, `closeTimeoutMs`...). Without `codec`, a client built by
- * `ProtosocketModule` uses the PROTOSOCKET_CODEC provider, any other JSON.
+ * `timeoutMs`, `reconnect`, `closeTimeoutMs`...), its own, and Nest's `serializer` /
+ * `deserializer`. Without `codec`, a client built by `ProtosocketModule` uses the
+ * PROTOSOCKET_CODEC provider, any other JSON. `tlsOptions` (Transport.TCP's name) is taken as `tls`.
  */
-export type ProtosocketClientOptions = RpcClientOptions & ProtosocketClientSettings;
+export type ProtosocketClientOptions = RpcClientOptions & ProtosocketClientSettings & NestPacketOptions;
 
 /** `ProtosocketClient`'s own options, beyond the RPC client's. */
 export interface ProtosocketClientSettings {
@@ -32,3 +45,51 @@ export interface ProtosocketClientSettings {
    */
   streamingPatterns?: readonly MsPattern[];
 }
+
+type KeySet<T> = { readonly [K in keyof Required<T>]: true };
+
+/** Every key `ProtosocketClient` takes; `streamingPatterns`, `serializer` and `deserializer` are the Nest side's. */
+export const CLIENT_OPTION_KEYS: KeySet<ProtosocketClientOptions> = {
+  host: true,
+  port: true,
+  path: true,
+  tls: true,
+  connectTimeoutMs: true,
+  noDelay: true,
+  keepAlive: true,
+  codec: true,
+  protocol: true,
+  limits: true,
+  timeoutMs: true,
+  reconnect: true,
+  streamHighWaterMark: true,
+  closeTimeoutMs: true,
+  keepaliveIntervalMs: true,
+  keepaliveTimeoutMs: true,
+  streamingPatterns: true,
+  serializer: true,
+  deserializer: true,
+};
+
+export const SERVER_OPTION_KEYS: KeySet<ProtosocketServerOptions> = {
+  host: true,
+  port: true,
+  path: true,
+  backlog: true,
+  tls: true,
+  noDelay: true,
+  keepAlive: true,
+  codec: true,
+  protocol: true,
+  limits: true,
+  maxConcurrentCalls: true,
+  maxBufferedItems: true,
+  drainTimeoutMs: true,
+  keepaliveIntervalMs: true,
+  keepaliveTimeoutMs: true,
+  maxConnectionAgeMs: true,
+  maxConnectionAgeGraceMs: true,
+  idleTimeoutMs: true,
+  serializer: true,
+  deserializer: true,
+};

@@ -44,7 +44,20 @@ export class SlowConsumerError extends ProtosocketError {
   }
 }
 
-/** The client is closed, or draining, and takes no new calls. */
+/**
+ * Code of the caller's own observer threw (an observer passed to `RpcClient.open`, or what the
+ * Nest client runs for a result: `serializeResponse`, a deserializer). That call fails with
+ * this error (`cause`: what was thrown) and is cancelled; the connection and other calls go on.
+ */
+export class ObserverError extends ProtosocketError {
+  static readonly code = 'ERR_OBSERVER';
+
+  constructor(cause: unknown) {
+    super(ObserverError.code, `a call's observer threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** The connect attempt a call waited on was given up by `close()` or `destroy()`. */
 export class ClientClosedError extends ProtosocketError {
   static readonly code = 'ERR_CLIENT_CLOSED';
 

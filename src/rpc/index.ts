@@ -30,6 +30,7 @@ export {
   DuplicateCallIdError,
   InvalidMetadataError,
   NoHandlerError,
+  ObserverError,
   PeerUnresponsiveError,
   RefusedError,
   RemoteError,

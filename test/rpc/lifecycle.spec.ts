@@ -50,7 +50,7 @@ describe('client lifecycle', () => {
     }
   });
 
-  it('close() waits for calls in flight, then closes; later calls fail with ERR_CLIENT_CLOSED', async () => {
+  it('close() waits for calls in flight, then closes; later calls open a new connection (as Transport.TCP after close)', async () => {
     const gate = deferred<string>();
     const started = deferred();
     const { client, dispose } = await rpcPair((server) =>
@@ -70,13 +70,11 @@ describe('client lifecycle', () => {
       const closing = client.close().then(() => order.push('closed'));
 
       expect(client.status).toBe('closed');
-      expect(codeOf(await rejection(client.call('gate', null)))).toBe('ERR_CLIENT_CLOSED');
-      expect(codeOf(await rejection(client.ping()))).toBe('ERR_CLIENT_CLOSED');
-      expect(codeOf(await rejection(client.sendEvent('note', null)))).toBe('ERR_CLIENT_CLOSED');
-      const stream = client.stream('gate', null);
-      expect(codeOf(await rejection(stream.next()))).toBe('ERR_CLIENT_CLOSED');
-      // Everything queued so far has run, and the connection is still open for the call.
-      await nextTurn();
+      // A call after close() is not refused: it goes to a new connection.
+      await expect(client.ping()).resolves.toEqual(expect.any(Number));
+      expect(client.status).toBe('connected');
+      expect(client.currentSession?.conn).not.toBe(conn);
+      // The old connection is still open for the call close() is waiting for.
       expect(conn?.state).toBe('open');
 
       gate.resolve('finished');
@@ -84,7 +82,23 @@ describe('client lifecycle', () => {
       await closing;
       expect(order).toEqual(['call', 'closed']);
       expect(conn?.state).toBe('closed');
+      await client.close();
     } finally {
+      await dispose();
+    }
+  });
+
+  it('close() during a connect attempt fails the calls waiting on it with ERR_CLIENT_CLOSED; the next call connects', async () => {
+    const { client, dispose } = await rpcPair((server) => server.handle('echo', (data) => data));
+    try {
+      await client.close();
+      const waiting = client.call('echo', 'first');
+      expect(client.status).toBe('connecting');
+      void client.close();
+      expect(codeOf(await rejection(waiting))).toBe('ERR_CLIENT_CLOSED');
+      expect(await client.call('echo', 'second')).toBe('second');
+    } finally {
+      await client.close();
       await dispose();
     }
   });

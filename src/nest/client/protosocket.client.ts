@@ -1,19 +1,25 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
-import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
-import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
+import { ClientProxy, type ClientOptions, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { Observable, type Subscriber } from 'rxjs';
 import type { CallObserver, CallOptions } from '../../rpc/client/call.js';
 import { RpcClient, type RpcClientStatus } from '../../rpc/client/client.js';
+import type { CallHandle } from '../../rpc/client/session.js';
 import { RemoteError } from '../../rpc/errors.js';
+import type { Metadata } from '../../rpc/wire/frame.js';
+import { checkClientOptions } from '../option-check.js';
 import type { ProtosocketClientOptions } from '../options.js';
+import { wirePattern } from '../wire-pattern.js';
+import { ResponseReader, type ResponseSink } from './response-reader.js';
 
 // Assigned in ProtosocketClient's static block: what `send`'s subscribers see of a reply value
 // and of a failure (the server's error body, or the transport's error), through ClientProxy's hooks.
 let responseOf: (client: ProtosocketClient, value: unknown) => unknown;
-let errorOf: (client: ProtosocketClient, err: Error) => unknown;
+let errorOf: (client: ProtosocketClient, err: unknown) => unknown;
 
 /** Per-call options, the optional third argument of `send`. */
 export type ProtosocketCallOptions = Omit<CallOptions, 'meta'>;
+
+const SETTLED: CallHandle = { cancel() {}, unsubscribe() {} };
 
 /**
  * A NestJS `ClientProxy` over the protosocket RPC protocol: every `send` is multiplexed over
@@ -23,6 +29,11 @@ export type ProtosocketCallOptions = Omit<CallOptions, 'meta'>;
  * Errors surface as with Nest's TCP transport: the server's error body (what its exception
  * filters produced) goes through `serializeError`; transport failures are Errors with a `code`
  * (ERR_CONNECTION_CLOSED, ERR_DEADLINE_EXCEEDED, ECONNREFUSED...).
+ *
+ * Packets: without a `serializer`, a request travels as its parts (pattern, data, metadata);
+ * with one, the frame's data is what `serializer.serialize({ pattern, data, metadata })`
+ * returned, for the server's `deserializer`. Likewise a `deserializer` receives each response
+ * frame's data and returns Nest's `{ response, err }`.
  */
 // The base's Status parameter stays `string`: `_status$` is a ReplaySubject, invariant in its
 // type, so a narrower Status would make this class unassignable to `Type<ClientProxy>` and
@@ -30,18 +41,27 @@ export type ProtosocketCallOptions = Omit<CallOptions, 'meta'>;
 // `status` is narrowed below instead; only RpcClientStatus values are ever pushed.
 export class ProtosocketClient extends ClientProxy<Record<never, Function>> implements OnApplicationShutdown {
   private readonly rpc: RpcClient;
+  /** Only a user's serializer changes what is sent: the default one is the identity. */
+  private readonly serializesPackets: boolean;
+  private readonly deserializesPackets: boolean;
   /** Normalized patterns whose `send()` streams (protosocket-rpc profile). */
   private readonly streamingPatterns: ReadonlySet<string>;
 
   static {
-    // ClientProxy's hooks are protected: this module's SubscriberObserver reaches them through these.
+    // ClientProxy's hooks are protected: this module's subscriber observers reach them through these.
     responseOf = (client, value) => client.serializeResponse(value);
-    errorOf = (client, err) => client.serializeError(err instanceof RemoteError ? err.body : err);
+    errorOf = (client, err) => client.serializeError(err);
   }
 
+  /** Throws ERR_INVALID_OPTION for an option it does not take, and without a `port` or `path`. */
   constructor(options: ProtosocketClientOptions = {}) {
     super();
-    const { streamingPatterns = [], ...rpcOptions } = options;
+    const { rpc, packet } = checkClientOptions(options);
+    this.initializeSerializer(packet as ClientOptions['options']);
+    this.initializeDeserializer(packet as ClientOptions['options']);
+    this.serializesPackets = packet.serializer !== undefined;
+    this.deserializesPackets = packet.deserializer !== undefined;
+    const { streamingPatterns = [], ...rpcOptions } = rpc;
     this.rpc = new RpcClient(rpcOptions);
     this.streamingPatterns = new Set(streamingPatterns.map((pattern) => this.normalizePattern(pattern)));
     this.rpc.on('status', (status) => this._status$.next(status));
@@ -52,7 +72,7 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
     return super.status as Observable<RpcClientStatus>;
   }
 
-  /** Connects if not connected. Idempotent; calls connect on their own when needed. */
+  /** Connects if not connected (again after `close()`, as Transport.TCP does). Idempotent; calls connect on their own when needed. */
   connect(): Promise<void> {
     return this.rpc.connect();
   }
@@ -64,15 +84,13 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
    * it the `streamingPatterns` option decides.
    */
   override send<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput, options?: ProtosocketCallOptions): Observable<TResult> {
-    if (pattern === null || pattern === undefined || data === null || data === undefined) {
-      return new Observable((subscriber) => subscriber.error(new InvalidMessageException()));
-    }
+    // Nest's own check and InvalidMessageException, through the public ClientProxy.
+    if (pattern === null || pattern === undefined || data === null || data === undefined) return super.send(pattern, data);
     return new Observable<TResult>((subscriber) => {
-      const packet = this.createPacket(pattern, data);
-      const route = this.normalizePattern(pattern as string);
-      let callOptions: CallOptions | undefined = packet.metadata === undefined ? options : { ...options, meta: packet.metadata };
-      if (options?.stream === undefined && this.streamingPatterns.has(route)) callOptions = { ...callOptions, stream: true };
-      return this.rpc.open(route, packet.data, new SubscriberObserver(this, subscriber), callOptions);
+      const observer: CallObserver = this.deserializesPackets
+        ? new ResponseReader(this.deserializer, new SubscriberSink(this, subscriber))
+        : new SubscriberObserver(this, subscriber);
+      return this.openCall(this.createPacket(pattern, data), options, observer);
     });
   }
 
@@ -82,9 +100,7 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
    * drained), and errors if it could not be sent.
    */
   override emit<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput): Observable<TResult> {
-    if (pattern === null || pattern === undefined || data === null || data === undefined) {
-      return new Observable((subscriber) => subscriber.error(new InvalidMessageException()));
-    }
+    if (pattern === null || pattern === undefined || data === null || data === undefined) return super.emit(pattern, data);
     const sent = this.dispatchEvent(this.createPacket(pattern, data));
     // Nobody may subscribe: the failure is delivered to subscribers, never left unhandled.
     sent.catch(noop);
@@ -99,7 +115,11 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
     });
   }
 
-  /** Takes no new calls, waits for calls in flight (up to `closeTimeoutMs`), then closes. */
+  /**
+   * Takes no new calls on the current connection, waits for its calls in flight (up to
+   * `closeTimeoutMs`), then closes it. As with Transport.TCP, a later `connect()` or call
+   * opens a new connection.
+   */
   async close(): Promise<void> {
     await this.rpc.close();
   }
@@ -119,30 +139,49 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
-    const route = this.normalizePattern(packet.pattern);
-    const stream = this.streamingPatterns.has(route) ? true : undefined;
-    const handle = this.rpc.open(
-      route,
-      packet.data,
-      {
-        next: (response) => callback({ response }),
-        error: (err) => callback({ err: err instanceof RemoteError ? err.body : err, isDisposed: true }),
-        complete: () => callback({ isDisposed: true }),
-      },
-      packet.metadata === undefined && stream === undefined ? undefined : { meta: packet.metadata, stream },
-    );
+    const sink: ResponseSink = {
+      next: (response) => callback({ response }),
+      error: (err) => callback({ err, isDisposed: true }),
+      complete: () => callback({ isDisposed: true }),
+    };
+    const observer: CallObserver = this.deserializesPackets
+      ? new ResponseReader(this.deserializer, sink)
+      : { next: sink.next, error: (err) => sink.error(err instanceof RemoteError ? err.body : err), complete: sink.complete };
+    const handle = this.openCall(packet, undefined, observer);
     return () => handle.cancel();
   }
 
   protected dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
-    return this.rpc.sendEvent(this.normalizePattern(packet.pattern), packet.data, packet.metadata) as Promise<T>;
+    let route: string;
+    try {
+      route = wirePattern(this.normalizePattern(packet.pattern));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const data = this.serializesPackets ? this.serializer.serialize({ ...packet, pattern: route }) : packet.data;
+    return this.rpc.sendEvent(route, data, packet.metadata as Metadata | undefined) as Promise<T>;
+  }
+
+  /** One call of `packet`, its results to `observer`; a pattern the wire cannot carry fails it at once. */
+  private openCall(packet: ReadPacket, options: ProtosocketCallOptions | undefined, observer: CallObserver): CallHandle {
+    let route: string;
+    try {
+      route = wirePattern(this.normalizePattern(packet.pattern));
+    } catch (err) {
+      observer.error(err as Error);
+      return SETTLED;
+    }
+    const data = this.serializesPackets ? this.serializer.serialize(packet) : packet.data;
+    const meta = packet.metadata as Metadata | undefined;
+    let callOptions: CallOptions | undefined = meta === undefined ? options : { ...options, meta };
+    if (options?.stream === undefined && this.streamingPatterns.has(route)) callOptions = { ...callOptions, stream: true };
+    return this.rpc.open(route, data, observer, callOptions);
   }
 }
 
 /**
- * Hands a call's results to the subscriber of `send`'s Observable. One object per call in place
- * of an observer literal and its three closures (the subscriber and the Observable themselves
- * are what the ClientProxy contract asks for).
+ * Hands a call's results to the subscriber of `send`'s Observable (no deserializer). One object
+ * per call in place of an observer literal and its three closures.
  */
 class SubscriberObserver implements CallObserver {
   constructor(
@@ -155,6 +194,26 @@ class SubscriberObserver implements CallObserver {
   }
 
   error(err: Error): void {
+    this.subscriber.error(errorOf(this.client, err instanceof RemoteError ? err.body : err));
+  }
+
+  complete(): void {
+    this.subscriber.complete();
+  }
+}
+
+/** The same, behind a ResponseReader (with a deserializer): it gets Nest's `response` / `err` fields. */
+class SubscriberSink implements ResponseSink {
+  constructor(
+    private readonly client: ProtosocketClient,
+    private readonly subscriber: Subscriber<never>,
+  ) {}
+
+  next(response: unknown): void {
+    this.subscriber.next(responseOf(this.client, response) as never);
+  }
+
+  error(err: unknown): void {
     this.subscriber.error(errorOf(this.client, err));
   }
 

@@ -1,6 +1,7 @@
 import { BaseRpcContext } from '@nestjs/microservices';
 import type { CallContext } from '../../rpc/server/call-context.js';
 import type { Metadata } from '../../rpc/wire/frame.js';
+import { CallAbortedException } from '../errors.js';
 
 export type ProtosocketContextArgs = [pattern: string, call: CallContext];
 
@@ -10,6 +11,8 @@ export type ProtosocketContextArgs = [pattern: string, call: CallContext];
  * when the client cancels, the deadline passes, or the connection drops.
  */
 export class ProtosocketContext extends BaseRpcContext<ProtosocketContextArgs> {
+  private handlerSignal: AbortSignal | undefined;
+
   getPattern(): string {
     return this.args[0];
   }
@@ -32,13 +35,27 @@ export class ProtosocketContext extends BaseRpcContext<ProtosocketContextArgs> {
     return this.args[1].deadline;
   }
 
-  /** Aborts when the client cancels, the deadline passes, or the connection drops; its `reason` says which. */
+  /**
+   * Aborts when the call is over for its client: cancelled, deadline passed, connection lost,
+   * server shutting down. `signal.reason` is a `CallAbortedException` whose `code` says which
+   * (ERR_CANCELLED, ERR_DEADLINE_EXCEEDED, ERR_CONNECTION_CLOSED, ERR_SHUTTING_DOWN) and whose
+   * `cause` is the protosocket error: a handler that gives up by rethrowing it is not logged as
+   * an error by Nest's exception filter. Created on first use.
+   */
   getSignal(): AbortSignal {
-    return this.args[1].signal;
+    return (this.handlerSignal ??= handlerSignalOf(this.args[1]));
   }
 
-  /** The RPC layer's view of the call. */
+  /** The RPC layer's view of the call (its `signal.reason` is the protosocket error itself). */
   getCall(): CallContext {
     return this.args[1];
   }
+}
+
+function handlerSignalOf(call: CallContext): AbortSignal {
+  const controller = new AbortController();
+  const source = call.signal;
+  if (source.aborted) controller.abort(new CallAbortedException(source.reason));
+  else source.addEventListener('abort', () => controller.abort(new CallAbortedException(source.reason)), { once: true });
+  return controller.signal;
 }

@@ -1,18 +1,32 @@
-import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
-import { type Observable, finalize, isObservable, throwError } from 'rxjs';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { Logger } from '@nestjs/common';
+import { type ClientOptions, type CustomTransportStrategy, type MessageHandler, type ReadPacket, Server } from '@nestjs/microservices';
+import { type Observable, finalize, isObservable, map, throwError } from 'rxjs';
 import { BoundedCache } from '../../core/bounded-cache.js';
+import { messageOf, ProtosocketError } from '../../core/errors.js';
 import { ServerStateError } from '../../rpc/errors.js';
-import type { CallContext } from '../../rpc/server/call-context.js';
-import { type EventHandler, isThenable, type RequestHandler } from '../../rpc/server/handler.js';
+import type { CallContext, PeerInfo } from '../../rpc/server/call-context.js';
+import { type EventHandler, isAsyncIterable, isThenable, type RequestHandler } from '../../rpc/server/handler.js';
+import type { RpcListenOptions, RpcServerSettings } from '../../rpc/server/options.js';
 import { RpcServer } from '../../rpc/server/server.js';
 import { NO_MESSAGE_HANDLER, PROTOSOCKET_TRANSPORT } from '../constants.js';
 import { ProtosocketContext } from '../ctx-host/protosocket.context.js';
+import { checkServerOptions } from '../option-check.js';
 import type { ProtosocketServerOptions } from '../options.js';
+import { ConnectionDiagnostics, type ConnectionErrorCounts } from './connection-diagnostics.js';
 
 export type ProtosocketServerStatus = 'connected' | 'disconnected';
 
-// Routes resolved per wire pattern, so a request costs a map lookup, not a JSON.parse.
+// Routes resolved per wire pattern, so a request costs a map lookup, not a JSON.parse. Only
+// patterns that have a handler are kept: a peer sending distinct unknown patterns (up to 64 KiB
+// each) must not be able to park them in the heap.
 const ROUTE_CACHE_LIMIT = 1024;
+
+type RpcSettings = RpcListenOptions & RpcServerSettings;
+
+/** Nest's response packet as this transport serializes it: no `id`, as calls are matched by the frame's id. */
+type ResponsePacket = { response: unknown } | { err: unknown; isDisposed: true };
 
 /**
  * A NestJS transport strategy: `@MessagePattern` handlers answer calls, `@EventPattern`
@@ -21,23 +35,43 @@ const ROUTE_CACHE_LIMIT = 1024;
  * Each call runs through Nest's own pipeline (guards, pipes, interceptors, filters, the
  * processing hooks). The handler's Observable is subscribed here, not through `Server.send`,
  * so the subscription is kept: a Cancel from the client, the deadline, or a lost connection
- * unsubscribes it, which tears the handler down and aborts `ctx.getSignal()`.
+ * unsubscribes it, which tears the handler down and aborts `ctx.signal`.
+ *
+ * Packets: without a `deserializer`, a request's pattern and data are the frame's; with one,
+ * the frame's data is deserialized (`{ channel: pattern }` as its options) into Nest's
+ * `{ pattern, data }`, which routes the call. With a `serializer`, every response item is
+ * `serializer.serialize({ response })` and every error body `serializer.serialize({ err })`.
+ *
+ * Peers that break the protocol, send oversized frames, stall mid-frame or fail the TLS
+ * handshake are logged (warn, rate-limited) and counted in `connectionErrors`.
  */
 export class ProtosocketServer extends Server<Record<string, Function>, ProtosocketServerStatus> implements CustomTransportStrategy {
   override readonly transportId = PROTOSOCKET_TRANSPORT;
   private rpc: RpcServer | undefined;
   /** Set once bound: only then does the net/tls server exist for `on()` to attach to. */
   private listening = false;
-  private readonly routeCache = new BoundedCache<string, MessageHandler | null>(ROUTE_CACHE_LIMIT);
+  private readonly routeCache = new BoundedCache<string, MessageHandler>(ROUTE_CACHE_LIMIT);
   private readonly requestHandlers = new BoundedCache<string, RequestHandler>(ROUTE_CACHE_LIMIT);
   private readonly eventHandlers = new BoundedCache<string, EventHandler>(ROUTE_CACHE_LIMIT);
   /** Whether instrumentation installed processing hooks; without them handlers run directly. */
   private processingHooks = false;
   /** `on()` listeners for the net/tls server, registered before it is bound. */
   private readonly pendingListeners: [string, Function][] = [];
+  private readonly options: RpcSettings;
+  /** Only a user's serializer changes what is sent: the default one is the identity. */
+  private readonly serializesPackets: boolean;
+  private readonly deserializesPackets: boolean;
+  private readonly diagnostics = new ConnectionDiagnostics(new Logger('ProtosocketServer'));
 
-  constructor(private readonly options: ProtosocketServerOptions = {}) {
+  /** Throws ERR_INVALID_OPTION for an option it does not take (a Transport.TCP one names its equivalent). */
+  constructor(options: ProtosocketServerOptions = {}) {
     super();
+    const { rpc, packet } = checkServerOptions(options);
+    this.options = rpc;
+    this.initializeSerializer(packet as ClientOptions['options']);
+    this.initializeDeserializer(packet as ClientOptions['options']);
+    this.serializesPackets = packet.serializer !== undefined;
+    this.deserializesPackets = packet.deserializer !== undefined;
   }
 
   /** The bound TCP port once listening. */
@@ -50,20 +84,36 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     return this.rpc?.draining ?? false;
   }
 
+  /**
+   * How many connections ended for each peer fault since the server started, by code:
+   * ERR_PROTOCOL, ERR_FRAME_TOO_LARGE, ERR_FRAME_TIMEOUT, ERR_QUEUE_FULL (a client that stopped
+   * reading), ERR_REACTOR, ERR_TLS_HANDSHAKE.
+   */
+  get connectionErrors(): ConnectionErrorCounts {
+    return this.diagnostics.counts();
+  }
+
   listen(callback: (...optionalParams: unknown[]) => unknown): void {
     const rpc = new RpcServer({
       ...this.options,
-      resolveHandler: (pattern) => this.requestHandler(pattern),
-      resolveEventHandler: (pattern) => this.eventHandler(pattern),
-      serializeError,
+      resolveHandler: this.deserializesPackets ? () => this.dispatchRequestPacket : (pattern) => this.requestHandler(pattern),
+      resolveEventHandler: this.deserializesPackets ? () => this.dispatchEventPacket : (pattern) => this.eventHandler(pattern),
+      serializeError: (err) => this.errorBody(err),
     });
     this.rpc = rpc;
+    rpc.on('connectionError', (err, peer) => this.diagnostics.connectionClosed(err, peerName(peer)));
     // 'error' goes to the RPC server, which exists now; the rest wait for the net/tls server,
     // which exists only once bound.
     for (const [event, listener] of this.pendingListeners) if (event === 'error') this.attachListener(rpc, event, listener);
     rpc.listen().then(
       () => {
         this.listening = true;
+        const server = rpc.unwrap();
+        if (server instanceof tls.Server) {
+          server.on('tlsClientError', (err: Error, socket: net.Socket) =>
+            this.diagnostics.handshakeFailed(err, peerName({ remoteAddress: socket.remoteAddress, remotePort: socket.remotePort })),
+          );
+        }
         for (const [event, listener] of this.pendingListeners) if (event !== 'error') this.attachListener(rpc, event, listener);
         this.pendingListeners.length = 0;
         this._status$.next('connected');
@@ -107,13 +157,13 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     else rpc.unwrap().on(event, listener);
   }
 
-  /** Memoized: Nest's lookup parses the pattern as JSON (and throws for plain strings) on every call. */
+  /** Memoized for patterns that have a handler: Nest's lookup parses the pattern as JSON (and throws for plain strings) on every call. */
   override getHandlerByPattern(pattern: string): MessageHandler | null {
-    let handler = this.routeCache.get(pattern);
-    if (handler === undefined) {
-      handler = super.getHandlerByPattern(pattern);
-      this.routeCache.set(pattern, handler);
-    }
+    const cached = this.routeCache.get(pattern);
+    if (cached !== undefined) return cached;
+    const handler = super.getHandlerByPattern(pattern);
+    if (handler === null) return null;
+    this.routeCache.set(pattern, handler);
     return handler;
   }
 
@@ -141,6 +191,8 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
   }
 
   /**
+   * A pattern that only has an `@EventPattern` handler is answered by it, with what it
+   * returns, as Transport.TCP does (Nest's TCP server looks both kinds up the same way).
    * Undefined only for an event pattern under the protosocket-rpc profile, whose requests the
    * RPC server then runs through the event handler (a Rust peer has no events, PROTOCOL.md §12).
    */
@@ -149,7 +201,7 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
     if (requestHandler !== undefined) return requestHandler;
     const handler = this.getHandlerByPattern(pattern);
     if (handler?.isEventHandler === true && this.options.protocol === 'protosocket-rpc') return undefined;
-    if (handler === null || handler.isEventHandler) return noHandler;
+    if (handler === null) return noHandler;
     requestHandler = (data, call) => this.runHandler(handler, pattern, data, call);
     this.requestHandlers.set(pattern, requestHandler);
     return requestHandler;
@@ -163,22 +215,72 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
   private eventHandler(pattern: string): EventHandler {
     let eventHandler = this.eventHandlers.get(pattern);
     if (eventHandler !== undefined) return eventHandler;
-    const handler = this.processingHooks ? null : this.getHandlerByPattern(pattern);
-    eventHandler =
-      handler === null
-        ? (data, call) => this.handleEvent(pattern, { pattern, data }, new ProtosocketContext([pattern, call]))
-        : (data, call) => {
-            const result = handler(data, new ProtosocketContext([pattern, call]));
-            return isThenable(result) ? result.then(this.runEventResult) : this.runEventResult(result);
-          };
+    const handler = this.getHandlerByPattern(pattern);
+    const viaHooks = (data: unknown, call: CallContext) => this.handleEvent(pattern, { pattern, data }, new ProtosocketContext([pattern, call]));
+    // Unknown: not cached (see ROUTE_CACHE_LIMIT); `handleEvent` logs it as Nest does.
+    if (handler === null) return viaHooks;
+    eventHandler = this.processingHooks
+      ? viaHooks
+      : (data, call) => {
+          const result = handler(data, new ProtosocketContext([pattern, call]));
+          return isThenable(result) ? result.then(this.runEventResult) : this.runEventResult(result);
+        };
     this.eventHandlers.set(pattern, eventHandler);
     return eventHandler;
   }
 
-  /** An Observable an event handler returned is run (subscribed), as Nest's `handleEvent` does. */
+  /**
+   * An Observable an event handler returned is run (subscribed), as Nest's `handleEvent` does.
+   * Its error is dropped, as there: it is what Nest's exception filter made of the handler's
+   * failure, and the filter has logged that already.
+   */
   private readonly runEventResult = (result: unknown): void => {
-    if (isObservable(result)) result.subscribe({ error: (err: unknown) => this.logger.error(err) });
+    if (isObservable(result)) result.subscribe({ error: noop });
   };
+
+  /** With a `deserializer`: the frame's data is Nest's packet; its pattern (the frame's when it has none) routes the call. */
+  private readonly dispatchRequestPacket: RequestHandler = (data, call) => {
+    const packet = this.deserializer.deserialize(data, { channel: call.pattern }) as ReadPacket | undefined | PromiseLike<ReadPacket | undefined>;
+    const run = (read: ReadPacket | undefined): unknown => (this.requestHandler(this.routeOf(read, call)) ?? this.eventHandler(this.routeOf(read, call)))(read?.data, call);
+    return isThenable(packet) ? Promise.resolve(packet).then(run) : run(packet);
+  };
+
+  private readonly dispatchEventPacket: EventHandler = (data, call) => {
+    const packet = this.deserializer.deserialize(data, { channel: call.pattern }) as ReadPacket | undefined | PromiseLike<ReadPacket | undefined>;
+    const run = (read: ReadPacket | undefined): unknown => this.eventHandler(this.routeOf(read, call))(read?.data, call);
+    return isThenable(packet) ? Promise.resolve(packet).then(run) : run(packet);
+  };
+
+  private routeOf(packet: ReadPacket | undefined, call: CallContext): string {
+    const pattern: unknown = packet?.pattern;
+    return pattern === undefined || pattern === null ? call.pattern : this.getPatternAsString(pattern);
+  }
+
+  /**
+   * The error body sent for what a handler's stream failed with: byte for byte Transport.TCP's
+   * (which JSON-encodes the value Nest's exception filters produced), so an Error instance
+   * arrives as its JSON (`{}` for `new Error('x')`, `{ error, message }` for an RpcException),
+   * whatever the codec. This transport's own errors (ERR_SLOW_CONSUMER, ERR_DEADLINE_EXCEEDED,
+   * an unencodable reply...) become `{ status: 'error', message, code }`. With a `serializer`,
+   * the body is `serializer.serialize({ err, isDisposed: true })`.
+   */
+  private errorBody(err: unknown): unknown {
+    const body = err instanceof ProtosocketError ? { status: 'error', message: err.message, code: err.code } : err;
+    if (this.serializesPackets) return this.serializePacket({ err: body, isDisposed: true });
+    return body instanceof Error ? jsonValueOf(body) : body;
+  }
+
+  private serializePacket(packet: ResponsePacket): unknown {
+    return this.serializer.serialize(packet as Parameters<Server['serializer']['serialize']>[0]);
+  }
+
+  /** With a `serializer`, each item is sent as `serializer.serialize({ response })` (an AsyncIterable item by item). */
+  private serializeResponses(result: unknown): unknown {
+    if (!this.serializesPackets) return result;
+    const serialize = (response: unknown): unknown =>
+      isAsyncIterable(response) && !(response instanceof Uint8Array) ? serializeEach(response, (item) => this.serializePacket({ response: item })) : this.serializePacket({ response });
+    return (this.transformToObservable(result) as Observable<unknown>).pipe(map(serialize));
+  }
 
   /**
    * Runs a handler and hands back what it produced, unsubscribed: the RPC layer subscribes and
@@ -188,11 +290,11 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
    */
   private runHandler(handler: MessageHandler, pattern: string, data: unknown, call: CallContext): unknown {
     const context = new ProtosocketContext([pattern, call]);
-    if (!this.processingHooks) return handler(data, context);
+    if (!this.processingHooks) return this.serializeResponses(handler(data, context));
     return new Promise((resolve, reject) => {
       const started: unknown = this.runWithProcessingHooks(context, async (runEndHook) => {
         const result$ = this.transformToObservable(await handler(data, context)) as Observable<unknown>;
-        resolve(result$.pipe(finalize(runEndHook)));
+        resolve(this.serializeResponses(result$.pipe(finalize(runEndHook))));
       });
       // The hooks return the start hook's promise (typed void): a rejection means the handler threw before producing a stream.
       Promise.resolve(started).catch(reject);
@@ -204,13 +306,24 @@ function noHandler(): Observable<never> {
   return throwError(() => NO_MESSAGE_HANDLER);
 }
 
-/**
- * Error bodies as Nest's transports send them: what the exception filters produced passes
- * through untouched; a bare Error (one of this transport's, such as ERR_SLOW_CONSUMER) becomes
- * `{ status: 'error', message, code }`.
- */
-function serializeError(err: unknown): unknown {
-  if (!(err instanceof Error)) return err;
-  const code = (err as { code?: unknown }).code;
-  return { status: 'error', message: err.message, ...(typeof code === 'string' ? { code } : {}) };
+function noop(): void {}
+
+/** `host:port` (or the address alone, or undefined for a Unix socket peer). */
+function peerName(peer: PeerInfo): string | undefined {
+  if (peer.remoteAddress === undefined) return undefined;
+  return peer.remotePort === undefined ? peer.remoteAddress : `${peer.remoteAddress}:${peer.remotePort}`;
+}
+
+/** What JSON makes of a value (what Transport.TCP sends); one JSON cannot carry (a cycle, a BigInt) becomes a plain error body. */
+function jsonValueOf(value: unknown): unknown {
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return { status: 'error', message: messageOf(value) };
+  }
+}
+
+async function* serializeEach(source: AsyncIterable<unknown>, serialize: (item: unknown) => unknown): AsyncGenerator<unknown> {
+  for await (const item of source) yield serialize(item);
 }

@@ -18,7 +18,10 @@ import type { ClientSession } from './session.js';
  *                                                            ^
  *                 connecting ── attempt failed after a loss ─┘
  *
- *     idle | connecting | connected | disconnected ── close() / destroy() ──> closed (terminal)
+ *     idle | connecting | connected | disconnected ── close() / destroy() ──> closed
+ *     closed ── ready() ──> connecting   (not terminal, as Transport.TCP's client: a call after
+ *                                         close() opens a new connection; what close() was
+ *                                         draining goes on draining)
  *
  * What each state owns, dropped when it is left (see `transition`):
  *   connecting    `attempt`: the one connection attempt every caller of `ready()` shares;
@@ -42,7 +45,7 @@ export interface ChannelListener {
 export type SessionConnector = (onGoAway: (session: ClientSession) => void) => Promise<ClientSession>;
 
 const NOT_CLOSED: readonly ChannelState[] = ['idle', 'connecting', 'connected', 'disconnected'];
-const CAN_CONNECT: readonly ChannelState[] = ['idle', 'connected', 'disconnected'];
+const CAN_CONNECT: readonly ChannelState[] = ['idle', 'connected', 'disconnected', 'closed'];
 const CONNECTING: readonly ChannelState[] = ['connecting'];
 const CONNECTED: readonly ChannelState[] = ['connected'];
 
@@ -62,6 +65,11 @@ export class Channel {
   private afterLoss = false;
   private retryTimer: NodeJS.Timeout | undefined = undefined;
   private readonly draining = new Set<ClientSession>();
+  /**
+   * Counts the attempts started: an attempt whose number is not the latest was given up by
+   * close() or destroy() (and another may have started since), so its outcome moves nothing.
+   */
+  private dials = 0;
   private readonly onGoAway = (session: ClientSession): void => this.goAway(session);
   private readonly retry = (): void => void this.ready().catch(noop);
 
@@ -91,7 +99,6 @@ export class Channel {
   ready(): Promise<ClientSession> {
     const session = this.pick();
     if (session !== undefined) return Promise.resolve(session);
-    if (this._state === 'closed') return Promise.reject(new ClientClosedError());
     if (this._state === 'connected') {
       // The current session takes no new calls (told to go away, or its connection is closing).
       this.retire(this.current);
@@ -147,7 +154,7 @@ export class Channel {
     }
     switch (to) {
       case 'connecting':
-        this.afterLoss = left !== 'idle';
+        this.afterLoss = left !== 'idle' && left !== 'closed';
         this.attempt = this.dial();
         break;
       case 'connected':
@@ -167,18 +174,19 @@ export class Channel {
 
   /** Starts the attempt the 'connecting' state owns. Its outcome moves the state on. */
   private dial(): Promise<ClientSession> {
+    const dial = ++this.dials;
     const attempt = this.connector(this.onGoAway).then(
-      (session) => this.connected(session),
-      (err: unknown) => this.attemptFailed(err as Error),
+      (session) => this.connected(session, dial),
+      (err: unknown) => this.attemptFailed(err as Error, dial),
     );
     // A background attempt has no caller to take its failure, which was reported already.
     attempt.catch(noop);
     return attempt;
   }
 
-  private connected(session: ClientSession): ClientSession {
+  private connected(session: ClientSession, dial: number): ClientSession {
     void session.conn.closed.then((reason) => this.sessionClosed(session, reason));
-    if (!this.transition(CONNECTING, 'connected', session)) {
+    if (dial !== this.dials || !this.transition(CONNECTING, 'connected', session)) {
       // Closed while connecting.
       session.conn.destroy();
       throw new ClientClosedError();
@@ -186,9 +194,9 @@ export class Channel {
     return session;
   }
 
-  private attemptFailed(err: Error): never {
+  private attemptFailed(err: Error, dial: number): never {
     // Whichever attempt failed (background, a call's, GoAway's replacement), the next one is scheduled by the transition.
-    if (this.transition(CONNECTING, this.afterLoss ? 'disconnected' : 'idle')) this.listener.onError(err);
+    if (dial === this.dials && this.transition(CONNECTING, this.afterLoss ? 'disconnected' : 'idle')) this.listener.onError(err);
     throw err;
   }
 

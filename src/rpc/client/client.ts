@@ -1,14 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { Codec } from '../../core/codec.js';
 import { Backoff } from './backoff.js';
-import { type CallHandle, type CallObserver, type CallOptions, SETTLED_HANDLE } from './call.js';
+import type { CallHandle, CallObserver, CallOptions } from './call.js';
 import { CallResult } from './call-result.js';
 import { CallStream } from './call-stream.js';
 import { Channel, type ChannelState } from './channel.js';
 import { connectSession } from './connect-session.js';
 import type { ClientSession } from './session.js';
 import { DeferredCall, startCall, type Throttled } from './start-call.js';
-import { ClientClosedError } from '../errors.js';
 import { ControlCode } from '../wire/control-code.js';
 import { keepaliveSettings } from '../keepalive.js';
 import type { Metadata, RpcFrame } from '../wire/frame.js';
@@ -23,7 +22,10 @@ export type RpcClientStatus = ChannelState;
 
 export interface RpcClientEvents {
   status: [status: RpcClientStatus];
-  /** A connection attempt or an established connection failed. Calls learn of it through their own errors. */
+  /**
+   * A connection attempt or an established connection failed (calls learn of it through their
+   * own errors), or a call's observer threw after the call had settled (ERR_OBSERVER).
+   */
   error: [error: Error];
 }
 
@@ -56,7 +58,10 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     const keepalive = keepaliveSettings(options.keepaliveIntervalMs ?? 30_000, options.keepaliveTimeoutMs);
     this.channel = new Channel(
-      (onGoAway) => connectSession({ ...options, ...codec }, defaultTimeoutMs, onGoAway, profile, profile.sends(ControlCode.Ping) ? keepalive : undefined),
+      (onGoAway) =>
+        connectSession({ ...options, ...codec }, defaultTimeoutMs, onGoAway, profile, profile.sends(ControlCode.Ping) ? keepalive : undefined, (err) =>
+          this.reportObserverError(err),
+        ),
       options.reconnect === false ? undefined : new Backoff(options.reconnect),
       {
         onStatus: (status) => this.emit('status', status),
@@ -81,7 +86,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
     return this.channel.session;
   }
 
-  /** Connects if not connected. Idempotent; concurrent callers share one attempt. */
+  /** Connects if not connected (again after close()). Idempotent; concurrent callers share one attempt. */
   async connect(): Promise<void> {
     await this.channel.ready();
   }
@@ -132,17 +137,25 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   }
 
   /**
-   * Takes no new calls, waits up to `timeoutMs` (the `closeTimeoutMs` option, unless given here)
-   * for calls in flight to settle, then closes the connection (calls still running fail with
-   * ERR_CONNECTION_CLOSED). Idempotent.
+   * Retires the current connection: no new calls go to it; waits up to `timeoutMs` (the
+   * `closeTimeoutMs` option, unless given here) for its calls in flight to settle, then closes
+   * it (calls still running fail with ERR_CONNECTION_CLOSED). A connect attempt in progress is
+   * given up (its calls fail with ERR_CLIENT_CLOSED). Not permanent, as Transport.TCP's client:
+   * a later call or `connect()` opens a new connection. Idempotent.
    */
   close(timeoutMs = this.closeTimeoutMs): Promise<void> {
     return this.channel.close(timeoutMs);
   }
 
-  /** Closes at once; every call in flight fails with ERR_CONNECTION_CLOSED. */
+  /** Closes at once; every call in flight fails with ERR_CONNECTION_CLOSED. A later call opens a new connection. */
   destroy(reason?: Error): void {
     this.channel.destroy(reason);
+  }
+
+  /** Nobody's call is left to carry it: the 'error' event, or a process warning when nobody listens. */
+  private reportObserverError(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else process.emitWarning(err);
   }
 
   /**
@@ -152,10 +165,6 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   private route(pattern: string, data: unknown, observer: CallObserver, options: CallOptions | undefined, throttled: Throttled | undefined): CallHandle {
     const session = this.channel.pick();
     if (session !== undefined) return startCall(session, pattern, data, observer, options, throttled);
-    if (this.channel.state === 'closed') {
-      observer.error(new ClientClosedError());
-      return SETTLED_HANDLE;
-    }
     return new DeferredCall(this.channel.ready(), pattern, data, observer, options, throttled);
   }
 }

@@ -1,6 +1,7 @@
 import { connect, type DialOptions } from '../../core/connect.js';
 import type { ConnectionOptions } from '../../core/connection.js';
 import type { Endpoint } from '../../core/endpoint.js';
+import type { ObserverError } from '../errors.js';
 import type { KeepaliveSettings } from '../keepalive.js';
 import type { RpcFrame } from '../wire/frame.js';
 import { NATIVE_PROFILE, type WireProfile } from '../wire/profile.js';
@@ -22,11 +23,13 @@ export async function connectSession(
   profile: WireProfile = NATIVE_PROFILE,
   /** The session's heartbeat; undefined: none. */
   keepalive?: KeepaliveSettings,
+  /** Where a throw from an observer whose call had settled is reported. */
+  reportObserverError?: (err: ObserverError) => void,
 ): Promise<ClientSession> {
   let session: ClientSession | undefined;
   await connect<RpcFrame, RpcFrame>({
     ...endpoint,
-    reactor: (connection) => (session = new ClientSession(connection, defaultTimeoutMs, onGoAway, profile, keepalive)),
+    reactor: (connection) => (session = new ClientSession(connection, defaultTimeoutMs, onGoAway, profile, keepalive, reportObserverError)),
   });
   // Assigned: the Connection constructor calls the reactor factory before `connect` resolves.
   return session as ClientSession;

@@ -7,7 +7,7 @@ import { type CallCanceller, PendingCall } from './pending-call.js';
 import { ObservedClientCall } from './observed-call.js';
 import { callsObserved } from '../diagnostics.js';
 import { ControlCode } from '../wire/control-code.js';
-import { CancelledError, DeadlineExceededError, InvalidMetadataError, PeerUnresponsiveError, RemoteError, UnsupportedByProfileError } from '../errors.js';
+import { CancelledError, DeadlineExceededError, InvalidMetadataError, ObserverError, PeerUnresponsiveError, RemoteError, UnsupportedByProfileError } from '../errors.js';
 import { metaProblem } from '../wire/envelope.js';
 import { connectionLost, IdleWaiters } from '../in-flight.js';
 import { Keepalive, KEEPALIVE_PING_ID, type KeepaliveSettings } from '../keepalive.js';
@@ -54,6 +54,8 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     private readonly profile: WireProfile = NATIVE_PROFILE,
     /** Ping the server after this much silence; undefined: no heartbeat (always under protosocket-rpc, which has no Ping). */
     keepalive?: KeepaliveSettings,
+    /** An observer threw after its call had settled (from `error` or `complete`): nothing is left to fail but this report. */
+    private readonly reportObserverError: (err: ObserverError) => void = noop,
   ) {
     if (keepalive === undefined) return;
     this.keepalive = new Keepalive(keepalive, performance.now(), connection.framesReceived);
@@ -175,7 +177,20 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     });
   }
 
+  /**
+   * Observers are the caller's code: one that throws must not reach the connection (a reactor
+   * throw destroys it, and every call on it). A throw from `next` fails and cancels that call;
+   * one from `error` or `complete` is reported.
+   */
   onMessage(frame: RpcFrame): void {
+    try {
+      this.dispatch(frame);
+    } catch (err) {
+      this.observerThrew(isCallFrame(frame.code) ? frame.id : undefined, err);
+    }
+  }
+
+  private dispatch(frame: RpcFrame): void {
     if (frame.invalid !== undefined) {
       // An intact frame whose content cannot be used fails its call (Cancel tells the server
       // to stop, in case it was a stream item); the other calls go on.
@@ -199,15 +214,12 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
         }
         // protosocket-rpc's unary call: the first Normal is the answer (later frames for the id are dropped).
         this.settle(frame.id);
-        if (frame.data !== undefined) call.observer.next(frame.data);
-        call.observer.complete();
+        answer(call, frame.data);
         return;
       }
       case ControlCode.Reply: {
         const call = this.settle(frame.id);
-        if (call === undefined) return;
-        if (frame.data !== undefined) call.observer.next(frame.data);
-        call.observer.complete();
+        if (call !== undefined) answer(call, frame.data);
         return;
       }
       case ControlCode.End: {
@@ -224,7 +236,9 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
         return;
       }
       case ControlCode.Ping: {
-        this.trySend({ id: frame.id, code: ControlCode.Pong });
+        // While closing, `send` refuses (and trySend would destroy the connection): the server
+        // learns of the close from the connection itself.
+        if (this.connection.state === 'open') this.trySend({ id: frame.id, code: ControlCode.Pong });
         return;
       }
       case ControlCode.Pong: {
@@ -258,7 +272,11 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     const closed = connectionLost(reason);
     for (const call of calls) {
       call.release();
-      call.observer.error(closed);
+      try {
+        call.observer.error(closed);
+      } catch (err) {
+        this.reportObserverError(new ObserverError(err));
+      }
     }
     // A ping the connection took down with it fails like a call: an RTT is never NaN.
     for (const ping of this.pings.values()) ping.reject(closed);
@@ -305,7 +323,20 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
         // The queue is full or the connection is going: the server learns of it when the connection ends.
       }
     }
-    call.observer.error(reason);
+    try {
+      call.observer.error(reason);
+    } catch (err) {
+      // From a timer or an abort listener, a throw would be uncaught.
+      this.reportObserverError(new ObserverError(err));
+    }
+  }
+
+  /** A throw from an observer while a frame was delivered: fails (and cancels) its call if still in flight, else is reported. */
+  private observerThrew(id: number | undefined, thrown: unknown): void {
+    const error = new ObserverError(thrown);
+    const call = id === undefined ? undefined : this.calls.get(id);
+    if (call === undefined) this.reportObserverError(error);
+    else this.abandon(call, error);
   }
 
   /**
@@ -357,3 +388,18 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
 function isCallFrame(code: ControlCode): boolean {
   return code !== ControlCode.Ping && code !== ControlCode.Pong && code !== ControlCode.GoAway;
 }
+
+/** A unary answer: the value (if any), then completion; a `next` that throws still leaves the observer one terminal call. */
+function answer(call: PendingCall, data: unknown): void {
+  if (data !== undefined) {
+    try {
+      call.observer.next(data);
+    } catch (err) {
+      call.observer.error(new ObserverError(err));
+      return;
+    }
+  }
+  call.observer.complete();
+}
+
+function noop(): void {}

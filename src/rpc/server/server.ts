@@ -7,6 +7,7 @@ import { durationOption } from '../duration-option.js';
 import { keepaliveSettings } from '../keepalive.js';
 import { ControlCode } from '../wire/control-code.js';
 import type { RpcFrame } from '../wire/frame.js';
+import type { PeerInfo } from './call-context.js';
 import { defaultSerializeError, type EventHandler, type RequestHandler } from './handler.js';
 import type { RpcServerOptions } from './options.js';
 import { jsonCodec } from '../wire/json-codec.js';
@@ -21,6 +22,8 @@ const CLOSE_GRACE_MS = 2000;
 export interface RpcServerEvents {
   /** An error with no call to report it to: a failing event handler, a listener error, a failed TLS handshake. */
   error: [error: unknown];
+  /** A connection closed with an error (a protocol violation, an oversized or stalled frame, a reset...). */
+  connectionError: [error: Error, peer: PeerInfo];
 }
 
 /**
@@ -77,7 +80,12 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
       reactor: (connection) => {
         const session = new ServerSession(connection, sessionOptions);
         this.sessions.add(session);
-        void connection.closed.then(() => this.sessions.delete(session));
+        void connection.closed.then((reason) => {
+          this.sessions.delete(session);
+          if (reason !== undefined && this.listenerCount('connectionError') > 0) {
+            this.emit('connectionError', reason, { remoteAddress: connection.remoteAddress, remotePort: connection.remotePort });
+          }
+        });
         return session;
       },
     });
