@@ -14,11 +14,11 @@ type Side = 'ProtosocketClient' | 'ProtosocketServer';
 const TCP_OPTIONS: Record<string, Record<Side, string>> = {
   retryAttempts: {
     ProtosocketClient: 'use `reconnect: { initialDelayMs, maxDelayMs, multiplier }`: the client reconnects with backoff until close(), without an attempt count',
-    ProtosocketServer: 'has no equivalent: the server does not re-listen after its listener closes (`reconnect` is the client\'s)',
+    ProtosocketServer: 'it has no equivalent here: the server does not re-listen after its listener closes (`reconnect` is the client\'s)',
   },
   retryDelay: {
     ProtosocketClient: 'use `reconnect: { initialDelayMs, maxDelayMs }` (a fixed delay is initialDelayMs = maxDelayMs)',
-    ProtosocketServer: 'has no equivalent: the server does not re-listen after its listener closes (`reconnect` is the client\'s)',
+    ProtosocketServer: 'it has no equivalent here: the server does not re-listen after its listener closes (`reconnect` is the client\'s)',
   },
   maxBufferSize: {
     ProtosocketClient: 'use `limits: { maxFrameBytes }` (bytes per frame, not characters of buffered JSON)',
@@ -33,8 +33,8 @@ const TCP_OPTIONS: Record<string, Record<Side, string>> = {
     ProtosocketServer: 'use `limits: { maxQueuedBytes }` (past it the connection of a client that stopped reading is closed)',
   },
   socketClass: {
-    ProtosocketClient: 'is not supported: protosocket has its own framing; a different wire format is a `codec`',
-    ProtosocketServer: 'is not supported: protosocket has its own framing; a different wire format is a `codec`',
+    ProtosocketClient: 'it is not supported: protosocket has its own framing; a different wire format is a `codec`',
+    ProtosocketServer: 'it is not supported: protosocket has its own framing; a different wire format is a `codec`',
   },
 };
 
@@ -79,7 +79,7 @@ function checkOptions<Rpc>(side: Side, options: object, known: Readonly<Record<s
       const tcp = TCP_OPTIONS[key]?.[side];
       throw new InvalidOptionError(
         key,
-        tcp === undefined ? `${side}: unknown option \`${key}\` (it takes: ${Object.keys(known).join(', ')})` : `${side}: the Transport.TCP option \`${key}\` ${tcp}`,
+        tcp === undefined ? `${side}: unknown option \`${key}\` (it takes: ${Object.keys(known).join(', ')})` : `${side}: \`${key}\` is a Transport.TCP option; ${tcp}`,
       );
     }
   }

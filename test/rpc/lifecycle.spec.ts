@@ -1,5 +1,5 @@
 import { ControlCode, RpcClient, RpcServer, type RpcFrame, type RpcServerOptions } from '../../src/rpc/index.js';
-import { deferred, nextTurn, within } from '../helpers/async.js';
+import { deferred, within } from '../helpers/async.js';
 import { codeOf, rejection } from '../helpers/errors.js';
 import { unusedPort } from '../helpers/net.js';
 import { frameClient, nextStatus, rpcPair } from './support.js';
