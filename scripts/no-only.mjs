@@ -14,6 +14,7 @@ function walk(dir) {
 }
 
 walk('test');
+walk('examples');
 if (offenders.length > 0) {
   console.error(`focused tests found (remove .only):\n  ${offenders.join('\n  ')}`);
   process.exit(1);
