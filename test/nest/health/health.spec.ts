@@ -9,6 +9,7 @@ import { ProtosocketHealthIndicator } from 'nestjs-protosocket/health';
 import { ProtosocketClient, ProtosocketServer } from '../../../src/nest/index.js';
 import { RpcClient, RpcServer } from '../../../src/rpc/index.js';
 import { deferred } from '../../helpers/async.js';
+import { unusedPort } from '../../helpers/net.js';
 import { TEST_CLIENT_OPTIONS, TEST_SERVER_OPTIONS, useResources } from '../fixtures/harness.js';
 
 const QUOTES = Symbol('QUOTES');
@@ -116,7 +117,9 @@ describe('ProtosocketHealthIndicator over HTTP', () => {
     gate.started = deferred();
     gate.release = deferred();
     const server = new ProtosocketServer({ ...TEST_SERVER_OPTIONS, drainTimeoutMs: 5000 });
-    const { url } = await httpApp(server, () => server.port as number);
+    // Readiness never calls the QUOTES client; it only needs a port to be built with.
+    const unused = await unusedPort();
+    const { url } = await httpApp(server, () => unused);
     const ready = await get(`${url}/ready`);
     expect(ready.status).toBe(200);
     expect(ready.body.info.protosocket).toEqual({ status: 'up', state: 'listening' });

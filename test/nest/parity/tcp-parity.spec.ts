@@ -215,11 +215,9 @@ describe.each(transports)('Transport.TCP parity: $name', (transport) => {
     }
     if (!isTcp) {
       // The strategy's private caches, read through Nest's private reference to it.
-      const server = (app as unknown as { serverInstance: ProtosocketServer }).serverInstance as unknown as Record<string, Map<string, unknown>>;
-      expect(server.routeCache).toBeInstanceOf(Map);
-      for (const name of ['routeCache', 'requestHandlers', 'eventHandlers']) {
-        expect([...(server[name]?.keys() ?? [])].filter((key) => key.startsWith('p'.repeat(1024)))).toEqual([]);
-      }
+      // Only unknown patterns reached this app: every cache must still be empty.
+      const server = (app as unknown as { serverInstance: ProtosocketServer }).serverInstance as unknown as Record<string, { size: number }>;
+      for (const name of ['routeCache', 'requestHandlers', 'eventHandlers']) expect({ [name]: server[name]?.size }).toEqual({ [name]: 0 });
     }
   });
 });

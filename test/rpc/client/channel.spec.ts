@@ -244,18 +244,39 @@ describe('Channel', () => {
     await channel.close(1000);
   });
 
-  it('close(): closed at once, later ready() fails ERR_CLIENT_CLOSED, an attempt that lands after it is destroyed', async () => {
+  it('close(): closed at once; an attempt in flight then fails ERR_CLIENT_CLOSED and is destroyed when it lands; a later ready() connects anew', async () => {
     const { channel, statuses, succeed } = harness(undefined);
     const waiting = rejection(channel.ready());
     const closing = channel.close(1000);
     expect(channel.state).toBe('closed');
-    expect(codeOf(await rejection(channel.ready()))).toBe('ERR_CLIENT_CLOSED');
     const late = succeed(0);
     expect(codeOf(await waiting)).toBe('ERR_CLIENT_CLOSED');
     expect(late.destroyedWith).toBeUndefined();
     await closing;
     await channel.close(1000);
     expect(statuses).toEqual(['connecting', 'closed']);
+    // Not terminal, as Transport.TCP's client after close(): the next caller opens a new connection.
+    const again = channel.ready();
+    expect(channel.state).toBe('connecting');
+    const fresh = succeed(1);
+    expect(await again).toBe(fresh);
+    expect(statuses).toEqual(['connecting', 'closed', 'connecting', 'connected']);
+    await channel.close(1000);
+  });
+
+  it('close() during an attempt, then ready(): the old attempt landing late moves nothing; the new one connects', async () => {
+    const { channel, statuses, succeed } = harness(undefined);
+    const first = rejection(channel.ready());
+    void channel.close(1000);
+    const second = channel.ready();
+    const stale = succeed(0);
+    expect(codeOf(await first)).toBe('ERR_CLIENT_CLOSED');
+    expect(stale.destroyedWith).toBeUndefined();
+    expect(channel.state).toBe('connecting');
+    const fresh = succeed(1);
+    expect(await second).toBe(fresh);
+    expect(statuses).toEqual(['connecting', 'closed', 'connecting', 'connected']);
+    await channel.close(1000);
   });
 
   it('close() waits for the calls in flight; destroy() meanwhile ends every connection at once', async () => {

@@ -28,8 +28,17 @@ describe('ClientSession', () => {
     expect(session.toldToGoAway).toBe(false);
   });
 
-  it('answers a Ping it cannot send without throwing into the reactor: the connection is destroyed with the send error', () => {
+  it('does not answer a Ping while its connection is closing: nothing is sent, nothing thrown, the connection is not destroyed', () => {
     const { conn, sent, destroyedWith } = refusingConnection();
+    const session = new ClientSession(conn, 0, () => {});
+    expect(() => session.onMessage({ id: 7, code: ControlCode.Ping })).not.toThrow();
+    expect(sent).toEqual([]);
+    expect(destroyedWith).toEqual([]);
+  });
+
+  it('answers a Ping it cannot send on an open connection without throwing into the reactor: the connection is destroyed with the send error', () => {
+    const { conn, sent, destroyedWith } = refusingConnection();
+    (conn as unknown as { state: string }).state = 'open';
     const session = new ClientSession(conn, 0, () => {});
     expect(() => session.onMessage({ id: 7, code: ControlCode.Ping })).not.toThrow();
     expect(sent).toEqual([{ id: 7, code: ControlCode.Pong }]);
