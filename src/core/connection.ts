@@ -23,7 +23,15 @@ import { OutboundBuffer } from './outbound-buffer.js';
  * A throw destroys the connection with `ERR_REACTOR`.
  */
 export interface Reactor<In> {
-  onMessage(message: In): void;
+  /** `bytes`: the message's encoded size, as read from the stream (header included). */
+  onMessage(message: In, bytes: number): void;
+  /**
+   * The peer finished sending (it half-closed: TCP FIN) while the connection was open. Return
+   * a promise to keep our side open, still sending, until it settles (the reactor bounds how
+   * long); the connection then closes gracefully. Without this hook, or returning undefined,
+   * our side ends as soon as what is queued is written.
+   */
+  onPeerEnd?(): Promise<void> | undefined;
   /** Called once when the connection has closed; `reason` is undefined for a clean close. */
   onClose?(reason: Error | undefined): void;
   /**
@@ -54,11 +62,13 @@ export interface ConnectionOptions<In, Out> extends SocketOptions {
 }
 
 /**
- *   OPEN ──close()──> CLOSING ──socket closed──> CLOSED
+ *   OPEN ──close() / peer's FIN──> CLOSING ──socket closed──> CLOSED
  *     └──────────destroy(err) / error / reset──────┘
  *
  * OPEN: sends and receives. CLOSING: `send` refuses; what was queued is written, then the
- * stream is ended; inbound messages are still delivered. CLOSED: final.
+ * stream is ended; inbound messages are still delivered. CLOSED: final. After the peer's FIN
+ * a reactor with `onPeerEnd` keeps the connection OPEN (sending only) until its promise
+ * settles, then it closes as by `close()`.
  */
 export type ConnectionState = 'open' | 'closing' | 'closed';
 
@@ -334,6 +344,8 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     const reader = this.reader;
     while (!this.readPaused && this._state !== 'closed' && !this.socket.destroyed) {
       let message: In | OversizedFrame | typeof INCOMPLETE;
+      // A read consumes exactly one frame's bytes: the difference is the frame's size.
+      const bufferedBefore = reader.buffered;
       try {
         message = reader.readOrSkip();
       } catch (err) {
@@ -355,7 +367,7 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
       }
       this.oversizedInARow = 0;
       try {
-        this.reactor.onMessage(message);
+        this.reactor.onMessage(message, bufferedBefore - reader.buffered);
       } catch (err) {
         this.destroy(new ReactorError(err));
         return;
@@ -426,7 +438,22 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
   };
 
   private onEnd(): void {
-    // The peer finished sending. Finish our side too, after what is queued.
+    // The peer finished sending. A reactor may still owe it replies: our side stays open until
+    // it says it is done. Otherwise (or once it is) finish our side too, after what is queued.
+    if (this._state === 'open' && this.reader.buffered === 0) {
+      let owed: Promise<void> | undefined;
+      try {
+        owed = this.reactor.onPeerEnd?.();
+      } catch (err) {
+        this.destroy(new ReactorError(err));
+        return;
+      }
+      if (owed !== undefined) {
+        const close = (): void => void this.close();
+        owed.then(close, close);
+        return;
+      }
+    }
     if (this._state === 'open') this._state = 'closing';
     this.flush();
     this.endIfFlushed();

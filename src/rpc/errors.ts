@@ -35,12 +35,39 @@ export class RemoteError extends ProtosocketError {
   }
 }
 
-/** A pushed stream produced faster than the client read it and overflowed its buffer. */
+/** Which of a pushed stream's buffer caps was passed (server options `maxBufferedItems`, `maxBufferedBytes`). */
+export type BufferLimit = 'items' | 'bytes';
+
+/**
+ * A pushed stream produced faster than the client read it, and what the server held for it
+ * passed a cap: `limit` says which, `max` is the cap (items, or approximate payload bytes).
+ */
 export class SlowConsumerError extends ProtosocketError {
   static readonly code = 'ERR_SLOW_CONSUMER';
+  readonly limit: BufferLimit;
+  readonly max: number;
 
-  constructor(limit: number) {
-    super(SlowConsumerError.code, `client is not keeping up: more than ${limit} stream items buffered`);
+  constructor(max: number, limit: BufferLimit = 'items') {
+    const what = limit === 'items' ? `${max} stream items (maxBufferedItems)` : `${max} bytes of stream items (maxBufferedBytes)`;
+    super(SlowConsumerError.code, `client is not keeping up: the server buffered more than ${what} for this call`);
+    this.limit = limit;
+    this.max = max;
+  }
+}
+
+/**
+ * A request arrived while its connection had `maxConcurrentCalls` calls running and the
+ * requests already waiting for a slot filled `maxQueuedRequestBytes`. Sent to the client as an
+ * error body; the connection and its other calls go on.
+ */
+export class TooManyCallsError extends ProtosocketError {
+  static readonly code = 'ERR_TOO_MANY_CALLS';
+
+  constructor(maxConcurrentCalls: number, maxQueuedRequestBytes: number) {
+    super(
+      TooManyCallsError.code,
+      `too many calls on this connection: ${maxConcurrentCalls} running (maxConcurrentCalls) and ${maxQueuedRequestBytes} bytes of requests waiting (maxQueuedRequestBytes)`,
+    );
   }
 }
 
@@ -197,6 +224,8 @@ export const ServerErrorCode = {
   BadRequest: BadRequestError.code,
   /** The request frame was over the server's maxFrameBytes; its body was skipped unread. */
   FrameTooLarge: RequestTooLargeError.code,
+  /** The connection was at `maxConcurrentCalls` and its queue of waiting requests was full. */
+  TooManyCalls: TooManyCallsError.code,
 } as const;
 
 function remoteMessage(body: unknown): string {

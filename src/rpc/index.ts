@@ -40,4 +40,6 @@ export {
   ShuttingDownError,
   SlowConsumerError,
   UnsupportedByProfileError,
+  TooManyCallsError,
+  type BufferLimit,
 } from './errors.js';

@@ -115,8 +115,8 @@ export function recording(inboxes: Map<RawConnection, Inbox>, echo = false): Rea
     const record = inbox.reactor();
     if (!echo) return record;
     return {
-      onMessage: (message: Buffer) => {
-        record.onMessage(message);
+      onMessage: (message: Buffer, bytes: number) => {
+        record.onMessage(message, bytes);
         connection.send(message);
       },
       onClose: record.onClose,

@@ -1,24 +1,30 @@
+import { GRANT_BATCH } from '../wire/flow-control.js';
 import type { CallObserver } from './call.js';
-
-/** Lets a stream consumer stop the connection's reads while it is behind (TCP then pushes back on the server). */
-export interface ReadThrottle {
-  congest(): void;
-  relieve(): void;
-}
+import type { StreamFlow } from './pending-call.js';
+import type { PacedConsumer } from './start-call.js';
 
 /**
- * Adapts a call's push-style results to an AsyncIterableIterator. Items that arrive before
- * the consumer asks are buffered; past `highWaterMark` of them the connection stops reading,
- * and it reads again once the consumer has taken the buffer down to half of that. Leaving
- * the loop early (`return`) cancels the call.
+ * Adapts a call's push-style results to an AsyncIterableIterator, and paces the server by
+ * credit (wire/flow-control.ts): each item the consumer takes is granted back, in batches of
+ * GRANT_BATCH, so the server sends at most its window ahead of the consumer and a stream
+ * nobody reads stalls only itself.
+ *
+ * Items that arrive before the consumer asks are buffered. Past `highWaterMark` of them (a
+ * server that ignores credit, or a mark set below the window) the connection stops reading
+ * as a memory safety net, and reads again once the consumer has taken the buffer down to half
+ * of that. Leaving the loop early (`return`) cancels the call.
  */
-export class CallStream<T> implements AsyncIterableIterator<T> {
+export class CallStream<T> implements AsyncIterableIterator<T>, PacedConsumer {
   private readonly buffer: T[] = [];
   private head = 0;
   private done = false;
   private failure: Error | undefined;
   private waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: Error) => void } | undefined;
   private congested = false;
+  /** Items the consumer took and the server was not yet told of. */
+  private ungranted = 0;
+  /** The call's credit and the connection's reads; set once the call has started. */
+  private flow: StreamFlow | undefined = undefined;
   /** Cancels the call; set once the call has started. */
   cancel: () => void = () => {};
   /** Where the call delivers its results. */
@@ -28,10 +34,11 @@ export class CallStream<T> implements AsyncIterableIterator<T> {
     complete: () => this.finish(),
   };
 
-  /** The session carrying the call; set when the call starts. */
-  throttle: ReadThrottle | undefined = undefined;
-
   constructor(private readonly highWaterMark: number) {}
+
+  started(flow: StreamFlow): void {
+    this.flow = flow;
+  }
 
   next(): Promise<IteratorResult<T>> {
     return this.pull();
@@ -70,13 +77,14 @@ export class CallStream<T> implements AsyncIterableIterator<T> {
     const waiting = this.waiting;
     if (waiting !== undefined) {
       this.waiting = undefined;
+      this.taken();
       waiting.resolve({ value, done: false });
       return;
     }
     this.buffer.push(value);
-    if (!this.congested && this.buffered >= this.highWaterMark && this.throttle !== undefined) {
+    if (!this.congested && this.buffered >= this.highWaterMark && this.flow !== undefined) {
       this.congested = true;
-      this.throttle.congest();
+      this.flow.congest();
     }
   }
 
@@ -89,6 +97,7 @@ export class CallStream<T> implements AsyncIterableIterator<T> {
         this.head = 0;
       }
       if (this.congested && this.buffered <= this.highWaterMark >>> 1) this.uncongest();
+      this.taken();
       return Promise.resolve({ value, done: false });
     }
     this.uncongest();
@@ -98,6 +107,14 @@ export class CallStream<T> implements AsyncIterableIterator<T> {
       return failure === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(failure);
     }
     return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  }
+
+  /** The consumer took an item: the server may send one more, told in batches. */
+  private taken(): void {
+    if (++this.ungranted < GRANT_BATCH || this.done) return;
+    const items = this.ungranted;
+    this.ungranted = 0;
+    this.flow?.grant(items);
   }
 
   private get buffered(): number {
@@ -120,6 +137,6 @@ export class CallStream<T> implements AsyncIterableIterator<T> {
   private uncongest(): void {
     if (!this.congested) return;
     this.congested = false;
-    this.throttle?.relieve();
+    this.flow?.relieve();
   }
 }

@@ -159,7 +159,10 @@ export class Channel {
         break;
       case 'connected':
         this.current = session;
-        this.backoff?.reset();
+        // The backoff starts over only once the connection proved itself, not merely opened:
+        // a server that accepts and drops (no backend, a refused client certificate) is retried
+        // at the backoff's pace up to its maximum.
+        if (session !== undefined) void session.proven.then(() => this.backoff?.reset());
         break;
       case 'disconnected':
         this.retryTimer = this.scheduleRetry();

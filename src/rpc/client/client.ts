@@ -7,7 +7,7 @@ import { CallStream } from './call-stream.js';
 import { Channel, type ChannelState } from './channel.js';
 import { connectSession } from './connect-session.js';
 import type { ClientSession } from './session.js';
-import { DeferredCall, startCall, type Throttled } from './start-call.js';
+import { DeferredCall, type PacedConsumer, startCall } from './start-call.js';
 import { ControlCode } from '../wire/control-code.js';
 import { keepaliveSettings } from '../keepalive.js';
 import type { Metadata, RpcFrame } from '../wire/frame.js';
@@ -162,9 +162,9 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
    * The one route of every call: on the ready session at once (no promise, nothing allocated
    * but the call), else once the channel connects; a connect failure fails the call.
    */
-  private route(pattern: string, data: unknown, observer: CallObserver, options: CallOptions | undefined, throttled: Throttled | undefined): CallHandle {
+  private route(pattern: string, data: unknown, observer: CallObserver, options: CallOptions | undefined, paced: PacedConsumer | undefined): CallHandle {
     const session = this.channel.pick();
-    if (session !== undefined) return startCall(session, pattern, data, observer, options, throttled);
-    return new DeferredCall(this.channel.ready(), pattern, data, observer, options, throttled);
+    if (session !== undefined) return startCall(session, pattern, data, observer, options, paced);
+    return new DeferredCall(this.channel.ready(), pattern, data, observer, options, paced);
   }
 }

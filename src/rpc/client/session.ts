@@ -2,11 +2,12 @@ import type { Connection, Reactor } from '../../core/connection.js';
 import { FrameTooLargeError, ProtocolError } from '../../core/errors.js';
 import type { OversizedFrame } from '../../core/frame-reader.js';
 import { type CallHandle, type CallObserver, type CallOptions, SETTLED_HANDLE } from './call.js';
-import type { ReadThrottle } from './call-stream.js';
 import { type CallCanceller, PendingCall } from './pending-call.js';
+import type { PacedConsumer } from './start-call.js';
 import { ObservedClientCall } from './observed-call.js';
 import { callsObserved } from '../diagnostics.js';
 import { ControlCode } from '../wire/control-code.js';
+import { GRANT_BATCH } from '../wire/flow-control.js';
 import { CancelledError, DeadlineExceededError, InvalidMetadataError, ObserverError, PeerUnresponsiveError, RemoteError, UnsupportedByProfileError } from '../errors.js';
 import { metaProblem } from '../wire/envelope.js';
 import { connectionLost, IdleWaiters } from '../in-flight.js';
@@ -23,6 +24,13 @@ export type { CallHandle } from './call.js';
 const QUEUED: Promise<void> = Promise.resolve();
 
 /**
+ * A connection proves itself by its first frame from the server (a reply, a Pong, anything) or
+ * by staying open this long: only then does the client's reconnect backoff start over, so a
+ * server that accepts and drops connections is retried at the backoff's pace, not at once.
+ */
+export const PROVEN_AFTER_MS = 5000;
+
+/**
  * The client side of one RPC connection: allocates ids, matches replies to calls, and
  * settles every call exactly once, by reply, error, cancel, deadline or connection loss.
  *
@@ -34,7 +42,7 @@ const QUEUED: Promise<void> = Promise.resolve();
  * one that answers nothing at all within the timeout after it has its connection destroyed
  * with ERR_PEER_UNRESPONSIVE, which every call in flight fails with.
  */
-export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCanceller {
+export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
   private readonly calls = new Map<number, PendingCall>();
   private nextId = 1;
   private readonly pings = new Map<number, { resolve: (endMs: number) => void; reject: (err: Error) => void }>();
@@ -43,6 +51,12 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
   private readonly idle = new IdleWaiters();
   private readonly keepalive: Keepalive | undefined;
   private readonly clock: SessionClock | undefined;
+  /** Resolves once the connection proved itself (see PROVEN_AFTER_MS); never rejects, may never resolve. */
+  readonly proven: Promise<void>;
+  private markProven: (() => void) | undefined;
+  private readonly provenTimer: NodeJS.Timeout;
+  /** The profile has Credit frames (native): calls are flow-controlled (wire/flow-control.ts). */
+  private readonly grantsCredit: boolean;
 
   /** Built in the connection's reactor factory, so a session never exists without its connection. */
   constructor(
@@ -57,6 +71,11 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     /** An observer threw after its call had settled (from `error` or `complete`): nothing is left to fail but this report. */
     private readonly reportObserverError: (err: ObserverError) => void = noop,
   ) {
+    this.proven = new Promise((resolve) => (this.markProven = resolve));
+    this.provenTimer = setTimeout(() => this.prove(), PROVEN_AFTER_MS);
+    this.provenTimer.unref();
+    // Credit is this protocol's: under protosocket-rpc nothing is granted (the server sends as fast as the connection takes).
+    this.grantsCredit = profile.sends(ControlCode.Credit);
     if (keepalive === undefined) return;
     this.keepalive = new Keepalive(keepalive, performance.now(), connection.framesReceived);
     this.clock = new SessionClock(this.onClock);
@@ -100,8 +119,8 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     return this.calls.size;
   }
 
-  /** Sends a request and routes its results to `observer`. */
-  start(pattern: string, data: unknown, observer: CallObserver, options: CallOptions | undefined): CallHandle {
+  /** Sends a request and routes its results to `observer`; a `paced` consumer grants the call's credit itself. */
+  start(pattern: string, data: unknown, observer: CallObserver, options: CallOptions | undefined, paced?: PacedConsumer): CallHandle {
     const signal = options?.signal;
     if (signal?.aborted) {
       observer.error(new CancelledError('call aborted before it started', { cause: signal.reason }));
@@ -117,7 +136,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     const timeoutMs = options?.timeoutMs ?? this.defaultTimeoutMs;
     const frame: RpcFrame = { id, code: ControlCode.Normal, pattern, data, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, meta };
     if (callsObserved()) observer = new ObservedClientCall(this.connection, frame, observer);
-    const call = new PendingCall(id, observer, this);
+    const call = new PendingCall(id, observer, this, paced !== undefined && this.grantsCredit);
     if (this.profile.callerChoosesUnary && options?.stream !== true) call.unary = true;
     try {
       this.connection.send(frame);
@@ -128,6 +147,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     this.calls.set(id, call);
     if (timeoutMs > 0) call.armDeadline(timeoutMs);
     if (signal !== undefined) call.listen(signal);
+    paced?.started(call);
     return call;
   }
 
@@ -177,6 +197,16 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
     });
   }
 
+  /** Grants `call` more credit: a Credit frame, unless the call settled or the connection is going. */
+  grant(call: PendingCall, items: number): void {
+    if (!this.grantsCredit || this.calls.get(call.id) !== call || this.connection.state !== 'open') return;
+    try {
+      this.connection.send({ id: call.id, code: ControlCode.Credit, data: items });
+    } catch {
+      // The queue is full or the connection is going: the call fails with it.
+    }
+  }
+
   /**
    * Observers are the caller's code: one that throws must not reach the connection (a reactor
    * throw destroys it, and every call on it). A throw from `next` fails and cancels that call;
@@ -191,6 +221,7 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
   }
 
   private dispatch(frame: RpcFrame): void {
+    if (this.markProven !== undefined) this.prove();
     if (frame.invalid !== undefined) {
       // An intact frame whose content cannot be used fails its call (Cancel tells the server
       // to stop, in case it was a stream item); the other calls go on.
@@ -210,6 +241,12 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
         if (call === undefined) return;
         if (!call.unary) {
           call.observer.next(frame.data);
+          // An observer that is not paced takes each item as it comes: grant it back at once (in batches).
+          if (!call.paced && this.grantsCredit && ++call.ungranted >= GRANT_BATCH && !call.settled) {
+            const items = call.ungranted;
+            call.ungranted = 0;
+            this.grant(call, items);
+          }
           return;
         }
         // protosocket-rpc's unary call: the first Normal is the answer (later frames for the id are dropped).
@@ -267,6 +304,8 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
 
   onClose(reason: Error | undefined): void {
     this.clock?.stop();
+    clearTimeout(this.provenTimer);
+    this.markProven = undefined;
     const calls = [...this.calls.values()];
     this.calls.clear();
     const closed = connectionLost(reason);
@@ -297,6 +336,14 @@ export class ClientSession implements Reactor<RpcFrame>, ReadThrottle, CallCance
 
   relieve(): void {
     if (--this.congestion === 0) this.connection.resumeReading();
+  }
+
+  private prove(): void {
+    const mark = this.markProven;
+    if (mark === undefined) return;
+    this.markProven = undefined;
+    clearTimeout(this.provenTimer);
+    mark();
   }
 
   private settle(id: number): PendingCall | undefined {

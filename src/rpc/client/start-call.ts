@@ -1,10 +1,10 @@
 import type { CallHandle, CallObserver, CallOptions } from './call.js';
-import type { ReadThrottle } from './call-stream.js';
+import type { StreamFlow } from './pending-call.js';
 import type { ClientSession } from './session.js';
 
-/** A consumer that can stop its session's reads while it is behind (a stream); told its session when the call starts. */
-export interface Throttled {
-  throttle: ReadThrottle | undefined;
+/** A consumer that reads at its own pace (a stream): told its call's flow when the call starts, it grants credit as it reads. */
+export interface PacedConsumer {
+  started(flow: StreamFlow): void;
 }
 
 /** Starts a call on a session that takes calls. */
@@ -14,10 +14,9 @@ export function startCall(
   data: unknown,
   observer: CallObserver,
   options: CallOptions | undefined,
-  throttled: Throttled | undefined,
+  paced: PacedConsumer | undefined,
 ): CallHandle {
-  if (throttled !== undefined) throttled.throttle = session;
-  return session.start(pattern, data, observer, options);
+  return session.start(pattern, data, observer, options, paced);
 }
 
 /**
@@ -35,11 +34,11 @@ export class DeferredCall implements CallHandle {
     private readonly data: unknown,
     private readonly observer: CallObserver,
     private readonly options: CallOptions | undefined,
-    private readonly throttled: Throttled | undefined,
+    private readonly paced: PacedConsumer | undefined,
   ) {
     ready.then(
       (session) => {
-        if (!this.cancelled) this.started = startCall(session, this.pattern, this.data, this.observer, this.options, this.throttled);
+        if (!this.cancelled) this.started = startCall(session, this.pattern, this.data, this.observer, this.options, this.paced);
       },
       (err: Error) => {
         if (!this.cancelled) this.observer.error(err);

@@ -40,9 +40,13 @@ export class ServerCall extends CallWriter implements ResultTarget {
     super(id, out);
   }
 
-  /** At the deadline the producer stops, the client gets ERR_DEADLINE_EXCEEDED and the signal aborts with it. */
-  armDeadline(timeoutMs: number): void {
-    this.deadlineTimer = setTimeout(expire, timeoutMs, this, timeoutMs);
+  /**
+   * In `inMs` (the deadline) the producer stops, the client gets ERR_DEADLINE_EXCEEDED for its
+   * `timeoutMs` budget and the signal aborts with it. `inMs` is less than the budget for a
+   * request that waited for a slot.
+   */
+  armDeadline(inMs: number, timeoutMs = inMs): void {
+    this.deadlineTimer = setTimeout(expire, inMs, this, timeoutMs);
   }
 
   run(handler: RequestHandler, data: unknown): void {

@@ -15,7 +15,9 @@ export class ConnectionOutput implements CallOutput {
     private readonly connection: Connection<RpcFrame, RpcFrame>,
     readonly serializeError: SerializeError,
     readonly maxBufferedItems: number,
+    readonly maxBufferedBytes: number,
     readonly foldsSingleItemStreams: boolean,
+    readonly flowControlled: boolean,
   ) {}
 
   get writable(): boolean {

@@ -27,6 +27,8 @@ export class ObservedServerCall implements CallOutput, CallOwner {
   /** The last error serialized for this call: what its Error frame carries. */
   private lastError: unknown;
   readonly maxBufferedItems: number;
+  readonly maxBufferedBytes: number;
+  readonly flowControlled: boolean | undefined;
 
   constructor(
     private readonly out: CallOutput,
@@ -45,6 +47,8 @@ export class ObservedServerCall implements CallOutput, CallOwner {
       runInContext: undefined,
     };
     this.maxBufferedItems = out.maxBufferedItems;
+    this.maxBufferedBytes = out.maxBufferedBytes;
+    this.flowControlled = out.flowControlled;
   }
 
   /** Publishes `call:start`, then runs the call inside the context its subscribers set, if any. */

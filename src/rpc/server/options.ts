@@ -33,11 +33,27 @@ export interface RpcServerSettings extends SocketOptions {
    */
   protocol?: WireProtocol;
   limits?: ConnectionLimits;
-  /** Calls in flight per connection before the server stops reading from it. Default 1024. */
+  /**
+   * Calls running per connection. At the cap the server stops starting calls (it still reads
+   * the connection, so Cancel and the client's FIN are seen): later requests wait, oldest
+   * first, for a call to finish. Default 1024.
+   */
   maxConcurrentCalls?: number;
-  /** Items a pushed stream (Subscribable) may buffer while its client is not reading; past it the call fails with ERR_SLOW_CONSUMER. Default 16384. */
+  /** Bytes of requests (as encoded) that may wait for a slot at `maxConcurrentCalls`, per connection; past it a request fails at once with ERR_TOO_MANY_CALLS. Default 16 MiB. */
+  maxQueuedRequestBytes?: number;
+  /**
+   * Items a pushed stream (Subscribable) may buffer while it may not send (its client reads
+   * slower, or not at all: no credit, or no room on the connection); past it the call fails
+   * with ERR_SLOW_CONSUMER. Default 4 194 304.
+   */
   maxBufferedItems?: number;
-  /** How long `close()` lets calls in flight finish before failing them with ERR_SHUTTING_DOWN. Default 10 000 ms. */
+  /** The same cap in approximate payload bytes (strings and bytes by length), per call. Default 256 MiB. */
+  maxBufferedBytes?: number;
+  /**
+   * How long `close()` lets calls in flight finish before failing them with ERR_SHUTTING_DOWN;
+   * also how long a connection whose client half-closed (FIN after its requests) stays open
+   * for the replies of its calls in flight. Default 10 000 ms.
+   */
   drainTimeoutMs?: number;
   /**
    * Heartbeat: after this much silence from a client (no frame received) the server sends it a

@@ -19,6 +19,8 @@ export type { RpcListenOptions, RpcServerHooks, RpcServerOptions, RpcServerSetti
 /** How long closed connections wait for their clients to end, after the drain, before being cut off. */
 const CLOSE_GRACE_MS = 2000;
 
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
 export interface RpcServerEvents {
   /** An error with no call to report it to: a failing event handler, a listener error, a failed TLS handshake. */
   error: [error: unknown];
@@ -64,7 +66,10 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
       serializeError: this.options.serializeError ?? defaultSerializeError,
       reportError: (err: unknown) => this.reportError(err),
       maxConcurrentCalls: this.options.maxConcurrentCalls ?? 1024,
-      maxBufferedItems: this.options.maxBufferedItems ?? 16_384,
+      maxQueuedRequestBytes: this.options.maxQueuedRequestBytes ?? 16 * 1024 * 1024,
+      maxBufferedItems: this.options.maxBufferedItems ?? 4 * 1024 * 1024,
+      maxBufferedBytes: this.options.maxBufferedBytes ?? 256 * 1024 * 1024,
+      drainTimeoutMs: this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
       upkeep: {
         // protosocket-rpc has no Ping: no heartbeat towards its peers, whatever the options say.
         keepalive: profile.sends(ControlCode.Ping) ? keepaliveSettings(this.options.keepaliveIntervalMs ?? 0, this.options.keepaliveTimeoutMs) : undefined,
@@ -127,7 +132,7 @@ export class RpcServer extends EventEmitter<RpcServerEvents> {
    * ERR_SHUTTING_DOWN, then closes the connections (queued frames are written first).
    * Idempotent: a second call returns the first one's promise.
    */
-  close(drainTimeoutMs = this.options.drainTimeoutMs ?? 10_000): Promise<void> {
+  close(drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
     this.closing ??= this.shutdown(drainTimeoutMs);
     return this.closing;
   }

@@ -9,9 +9,11 @@ import {
   NoHandlerError,
   RequestTooLargeError,
   ShuttingDownError,
+  TooManyCallsError,
 } from '../errors.js';
 import { connectionLost, IdleWaiters } from '../in-flight.js';
 import { ControlCode } from '../wire/control-code.js';
+import { isCreditGrant } from '../wire/flow-control.js';
 import type { RpcFrame } from '../wire/frame.js';
 import type { WireProfile } from '../wire/profile.js';
 import { type CallOwner, ServerCall } from './call.js';
@@ -23,6 +25,11 @@ import { ObservedServerCall } from './observed-call.js';
 import { callsObserved } from '../diagnostics.js';
 import { KEEPALIVE_PING_ID } from '../keepalive.js';
 import { ServerUpkeep, type UpkeepSettings, type UpkeptSession } from './upkeep.js';
+import { keepForOwedReplies } from './peer-end.js';
+import { type WaitingRequest, WaitingRequests } from './waiting-requests.js';
+
+/** A frame every conforming client ignores (a Pong for no Ping): what the server probes a half-closed client with. */
+const PEER_PROBE: RpcFrame = { id: 0, code: ControlCode.Pong };
 
 export interface ServerSessionOptions {
   /** The connection's conversation rules (native, or protosocket-rpc). */
@@ -33,16 +40,32 @@ export interface ServerSessionOptions {
   /** Reported errors that have no call to go to (event handlers, unknown events). */
   reportError(err: unknown): void;
   maxConcurrentCalls: number;
+  /** Bytes of requests that may wait for a call slot, per connection; past it a request fails with ERR_TOO_MANY_CALLS. */
+  maxQueuedRequestBytes: number;
   maxBufferedItems: number;
+  maxBufferedBytes: number;
+  /** After the client half-closes, how long calls in flight may go on before the connection closes. */
+  drainTimeoutMs: number;
   /** Heartbeat, connection age and idleness (upkeep.ts). */
   upkeep: UpkeepSettings;
 }
 
 /**
  * The server side of one RPC connection: dispatches requests and events, tracks the calls in
- * flight by id, and applies the per-connection concurrency cap by pausing reads (TCP then
- * pushes back on the client) rather than queueing requests without bound. Frames of calls go
- * out through their writers and the session's one ConnectionOutput.
+ * flight by id, and applies the per-connection concurrency cap. Frames of calls go out through
+ * their writers and the session's one ConnectionOutput.
+ *
+ * At `maxConcurrentCalls` the session stops *starting* calls, never reading: Cancel, Credit,
+ * Ping and the peer's FIN are always read, so calls that end only when cancelled cannot hold
+ * the connection, and a peer that leaves is noticed.
+ *
+ *   request ──slot free, nothing waiting──> started
+ *           └─at the cap──> WaitingRequests (bounded in bytes) ──a call finishes──> started
+ *                        └─queue full──> Error ERR_TOO_MANY_CALLS at once
+ *
+ * The one connection-level read pause left is a memory safety net: a client that has its
+ * requests refused while it does not read the refusals (our output over its high-water mark)
+ * is not read either, until it reads.
  *
  * GoAway (the server's `close()`, or the upkeep: connection age, idleness) carries the highest
  * call id the session accepted; from then on every new request is refused with ERR_REFUSED
@@ -51,6 +74,7 @@ export interface ServerSessionOptions {
  */
 export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSession {
   private readonly calls = new Map<number, ServerCall>();
+  private readonly waiting: WaitingRequests;
   private readonly idle = new IdleWaiters();
   private readonly peer: PeerInfo;
   private readonly output: ConnectionOutput;
@@ -59,13 +83,25 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
   /** The highest id of a request accepted (dispatched) on this connection; 0 if none. What GoAway carries. */
   private highestAcceptedId = 0;
   private activityCount = 0;
+  /** Starting waiting calls: a call that finishes synchronously meanwhile does not start another loop. */
+  private startingWaiting = false;
+  private pausedForOutput = false;
 
   constructor(
     private readonly connection: Connection<RpcFrame, RpcFrame>,
     private readonly options: ServerSessionOptions,
   ) {
     this.peer = { remoteAddress: connection.remoteAddress, remotePort: connection.remotePort };
-    this.output = new ConnectionOutput(connection, options.serializeError, options.maxBufferedItems, options.profile.foldsSingleItemStreams);
+    this.output = new ConnectionOutput(
+      connection,
+      options.serializeError,
+      options.maxBufferedItems,
+      options.maxBufferedBytes,
+      options.profile.foldsSingleItemStreams,
+      // Credit is this protocol's: a protosocket-rpc client never grants any.
+      options.profile.sends(ControlCode.Credit),
+    );
+    this.waiting = new WaitingRequests(options.maxQueuedRequestBytes);
     this.upkeep = ServerUpkeep.start(options.upkeep, this);
   }
 
@@ -78,15 +114,21 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     return this.goAwaySent;
   }
 
+  /** Calls running, not counting requests waiting for a slot. */
   get inFlight(): number {
     return this.calls.size;
+  }
+
+  /** Requests waiting for a call slot (the connection is at `maxConcurrentCalls`). */
+  get waitingCalls(): number {
+    return this.waiting.size;
   }
 
   get conn(): Connection<RpcFrame, RpcFrame> {
     return this.connection;
   }
 
-  onMessage(frame: RpcFrame): void {
+  onMessage(frame: RpcFrame, bytes: number): void {
     if (frame.invalid !== undefined) {
       this.onInvalid(frame, frame.invalid);
       return;
@@ -99,14 +141,13 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     }
     switch (frame.code) {
       case ControlCode.Normal:
-        this.onRequest(frame);
+        this.onRequest(frame, bytes);
         return;
       case ControlCode.Cancel:
-        // A Cancel for a call that already finished (or never existed) is normal: ignore it.
-        // One with `timeoutMs` is the client's deadline passing, which our own timer may not have seen yet.
-        this.calls
-          .get(frame.id)
-          ?.abort(frame.timeoutMs === undefined ? new CancelledError('call cancelled by the client') : new DeadlineExceededError(frame.timeoutMs));
+        this.onCancel(frame);
+        return;
+      case ControlCode.Credit:
+        this.onCredit(frame);
         return;
       case ControlCode.Event:
         this.onEvent(frame);
@@ -127,12 +168,22 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     this.activityCount++;
     this.options.reportError(new FrameTooLargeError(frame.size, frame.limit, 'inbound'));
     // Id 0 is an event's: there is no call to fail. A request reusing an id in flight is not answered under that id.
-    if (frame.id === 0 || this.calls.has(frame.id)) return;
+    if (frame.id === 0 || this.calls.has(frame.id) || this.waiting.has(frame.id)) return;
     sendError(this.output, frame.id, new RequestTooLargeError(frame.size, frame.limit));
+  }
+
+  /** The client half-closed after its requests: they still get their answers, for up to the drain timeout (peer-end.ts). */
+  onPeerEnd(): Promise<void> | undefined {
+    if (this.isIdle) return undefined;
+    // A protosocket-rpc peer gets no probe (it has no Pong): only the drain timeout bounds the wait.
+    const probe = this.options.profile.sends(ControlCode.Pong) ? () => this.trySend(PEER_PROBE) : noop;
+    return keepForOwedReplies(this.whenIdle(), this.options.drainTimeoutMs, probe);
   }
 
   onClose(reason: Error | undefined): void {
     this.upkeep?.stop();
+    // Nothing waiting may start on a closed connection, not even from a finishing call below.
+    this.waiting.drain();
     const lost = connectionLost(reason);
     for (const call of [...this.calls.values()]) call.abort(lost);
     this.idle.wakeAll();
@@ -155,13 +206,14 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     }
   }
 
-  /** Fails every call still running with ERR_SHUTTING_DOWN. */
+  /** Fails every call still running, or still waiting for a slot, with ERR_SHUTTING_DOWN. */
   abandonAll(): void {
+    for (const request of this.waiting.drain()) sendError(this.output, request.frame.id, new ShuttingDownError());
     for (const call of [...this.calls.values()]) call.abandon(new ShuttingDownError());
   }
 
   whenIdle(): Promise<void> {
-    if (this.calls.size === 0) return Promise.resolve();
+    if (this.isIdle) return Promise.resolve();
     return this.idle.wait();
   }
 
@@ -173,11 +225,15 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
   finished(call: ServerCall): void {
     this.activityCount++;
     if (this.calls.get(call.id) === call) this.calls.delete(call.id);
-    if (this.connection.readingPaused && this.calls.size < this.options.maxConcurrentCalls) this.connection.resumeReading();
-    if (this.calls.size === 0 && this.idle.waiting) this.idle.wakeAll();
+    if (this.waiting.size > 0) this.startWaiting();
+    if (this.idle.waiting && this.isIdle) this.idle.wakeAll();
   }
 
-  private onRequest(frame: RpcFrame): void {
+  private get isIdle(): boolean {
+    return this.calls.size === 0 && this.waiting.size === 0;
+  }
+
+  private onRequest(frame: RpcFrame, bytes: number): void {
     const { id, pattern = '' } = frame;
     if (this.goAwaySent) {
       this.trySend(refusal(id));
@@ -185,7 +241,7 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
     }
     this.activityCount++;
     if (id > this.highestAcceptedId) this.highestAcceptedId = id;
-    if (this.calls.has(id)) {
+    if (this.calls.has(id) || this.waiting.has(id)) {
       sendError(this.output, id, new DuplicateCallIdError(id));
       return;
     }
@@ -194,25 +250,104 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
       sendError(this.output, id, new NoHandlerError(pattern));
       return;
     }
-    const timeoutMs = frame.timeoutMs;
-    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    if (this.calls.size < this.options.maxConcurrentCalls && this.waiting.size === 0) {
+      this.start(frame, handler, undefined);
+      return;
+    }
+    const deadline = frame.timeoutMs === undefined ? undefined : Date.now() + frame.timeoutMs;
+    if (!this.waiting.offer({ frame, handler, bytes, deadline, extraCredit: 0, cancelled: false })) this.refuse(id);
+  }
+
+  /** The cap is reached and the waiting requests fill their bytes: this one fails now. */
+  private refuse(id: number): void {
+    sendError(this.output, id, new TooManyCallsError(this.options.maxConcurrentCalls, this.waiting.maxBytes));
+    // Memory safety net: refusals the client does not read would pile up in our output.
+    if (this.pausedForOutput || this.connection.writable || this.connection.state !== 'open') return;
+    this.pausedForOutput = true;
+    this.connection.pauseReading();
+    this.connection.waitForDrain().then(() => {
+      this.pausedForOutput = false;
+      this.connection.resumeReading();
+    }, noop);
+  }
+
+  private onCancel(frame: RpcFrame): void {
+    // A Cancel for a call that already finished (or never existed) is normal: ignore it.
+    // One with `timeoutMs` is the client's deadline passing, which our own timer may not have seen yet.
+    const call = this.calls.get(frame.id);
+    if (call !== undefined) {
+      call.abort(frame.timeoutMs === undefined ? new CancelledError('call cancelled by the client') : new DeadlineExceededError(frame.timeoutMs));
+      return;
+    }
+    // A request still waiting for a slot is forgotten: it never starts, and nothing is sent for it.
+    if (this.waiting.has(frame.id)) {
+      this.waiting.cancel(frame.id);
+      if (this.idle.waiting && this.isIdle) this.idle.wakeAll();
+    }
+  }
+
+  private onCredit(frame: RpcFrame): void {
+    if (!isCreditGrant(frame.data)) {
+      this.connection.destroy(new ProtocolError(`a Credit frame must carry a whole number of items in 1..2^32-1, got ${String(frame.data)}`));
+      return;
+    }
+    const call = this.calls.get(frame.id);
+    if (call !== undefined) {
+      call.grant(frame.data);
+      return;
+    }
+    const request = this.waiting.get(frame.id);
+    if (request !== undefined) request.extraCredit += frame.data;
+  }
+
+  /** Starts the waiting requests, oldest first, while there are slots. */
+  private startWaiting(): void {
+    if (this.startingWaiting) return;
+    this.startingWaiting = true;
+    try {
+      while (this.calls.size < this.options.maxConcurrentCalls) {
+        const request = this.waiting.take();
+        if (request === undefined) break;
+        this.start(request.frame, request.handler, request);
+      }
+    } finally {
+      this.startingWaiting = false;
+    }
+  }
+
+  /** Runs a request's handler; `waited` is its queue entry when it waited for a slot. */
+  private start(frame: RpcFrame, handler: RequestHandler, waited: WaitingRequest | undefined): void {
+    const { id, pattern = '', timeoutMs } = frame;
+    let deadline: number | undefined;
+    let timerMs = timeoutMs;
+    if (timeoutMs !== undefined) {
+      // A request that waited for a slot spent part of its budget waiting: the deadline runs from its arrival.
+      deadline = waited?.deadline ?? Date.now() + timeoutMs;
+      if (waited !== undefined) {
+        timerMs = Math.max(0, deadline - Date.now());
+        if (timerMs === 0 && timeoutMs > 0) {
+          sendError(this.output, id, new DeadlineExceededError(timeoutMs));
+          return;
+        }
+      }
+    }
     const context = new CallContext(id, pattern, frame.meta, deadline, this.peer);
     const observed = callsObserved() ? new ObservedServerCall(this.output, this, this.connection, frame) : undefined;
     const call = new ServerCall(id, context, observed ?? this.output, observed ?? this);
+    if (waited !== undefined && waited.extraCredit > 0) call.grant(waited.extraCredit);
     if (observed === undefined) call.run(handler, frame.data);
     else observed.run(call, handler, frame.data);
     // A handler that answered synchronously is done already: no frame can have arrived for it
     // meanwhile, so it never needs to be found by id, counted, or timed.
     if (call.done) return;
     this.calls.set(id, call);
-    if (this.calls.size >= this.options.maxConcurrentCalls) this.connection.pauseReading();
-    if (timeoutMs !== undefined) call.armDeadline(timeoutMs);
+    if (timeoutMs !== undefined) call.armDeadline(timerMs as number, timeoutMs);
   }
 
   /** An intact frame with bad content: a request is answered with ERR_BAD_REQUEST; anything else is reported and dropped. */
   private onInvalid(frame: RpcFrame, invalid: ProtocolError): void {
     this.activityCount++;
-    if (frame.code === ControlCode.Normal && !this.calls.has(frame.id)) {
+    if (frame.code === ControlCode.Normal && !this.calls.has(frame.id) && !this.waiting.has(frame.id)) {
       sendError(this.output, frame.id, new BadRequestError(invalid));
       return;
     }
@@ -262,3 +397,5 @@ export class ServerSession implements Reactor<RpcFrame>, CallOwner, UpkeptSessio
 function noValue(): undefined {
   return undefined;
 }
+
+function noop(): void {}

@@ -25,6 +25,8 @@ export const ControlCode = {
    * body code is ERR_REFUSED (they never reached a handler). Calls accepted still complete.
    */
   GoAway: 8,
+  /** From a client: the streamed reply may carry `data` (a whole number, 1..2^32-1) more Normal items (per-call flow control, wire/flow-control.ts). */
+  Credit: 9,
 } as const;
 
 export type ControlCode = (typeof ControlCode)[keyof typeof ControlCode];
@@ -55,6 +57,7 @@ interface ControlCodeRule {
  *   6     Ping    both     no
  *   7     Pong    both     no
  *   8     GoAway  server   no   (belongs to no call)
+ *   9     Credit  client   no   (flow control of a streamed call: wire/flow-control.ts)
  */
 const CONTROL_CODES: Readonly<Record<ControlCode, ControlCodeRule>> = {
   [ControlCode.Normal]: { sentBy: 'both', fromWrongPeer: 'refuse', endsCall: false },
@@ -66,6 +69,7 @@ const CONTROL_CODES: Readonly<Record<ControlCode, ControlCodeRule>> = {
   [ControlCode.Ping]: { sentBy: 'both', fromWrongPeer: 'refuse', endsCall: false },
   [ControlCode.Pong]: { sentBy: 'both', fromWrongPeer: 'refuse', endsCall: false },
   [ControlCode.GoAway]: { sentBy: 'server', fromWrongPeer: 'refuse', endsCall: false },
+  [ControlCode.Credit]: { sentBy: 'client', fromWrongPeer: 'refuse', endsCall: false },
 };
 
 /** The rows by value: an array lookup on the decode path. A hole (or a non-integer index) is no code. */

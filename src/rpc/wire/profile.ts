@@ -7,7 +7,7 @@ import { MAX_CALL_ID, type RpcFrame } from './frame.js';
 /**
  * Which conversation rules a connection follows (docs/PROTOCOL.md §12):
  *
- * - `native`: this project's protocol, all nine control codes (the default);
+ * - `native`: this project's protocol, all ten control codes (the default);
  * - `protosocket-rpc`: what a stock protosocket-rpc 2.x peer (Rust, protosocket-prost or
  *   protosocket-messagepack with the envelope of PROTOCOL.md §12.3) understands: codes 0, 1, 2
  *   only, u64 ids, unary or streaming decided by the caller.
@@ -16,7 +16,7 @@ export type WireProtocol = 'native' | 'protosocket-rpc';
 
 /**
  * How one internal frame goes on the wire under the protosocket-rpc profile. The sessions
- * speak the internal vocabulary (RpcFrame, codes 0-8); a profile codec writes each frame as
+ * speak the internal vocabulary (RpcFrame, codes 0-9); a profile codec writes each frame as
  * its row says. A code with no row is never sent to a protosocket-rpc peer: the sessions ask
  * `sends()` before they would send it, and the codec refuses it (ERR_ENCODE) as a last line.
  */
@@ -42,7 +42,8 @@ export interface ProfileWireForm {
  *   Error        server   Normal (0) + error, End     the error travels in the envelope; the End
  *                                                     finishes a streaming caller (a unary caller
  *                                                     completed on the Normal and drops the End)
- *   Event, Ping, Pong, GoAway: no row, never sent.
+ *   Event, Ping, Pong, GoAway, Credit: no row, never sent (a protosocket-rpc stream has no credit:
+ *   the server sends it as fast as the connection takes it).
  */
 const PROTOSOCKET_RPC_FORMS: Readonly<Partial<Record<ControlCode, ProfileWireForm>>> = {
   [ControlCode.Normal]: { wireCode: 0 },

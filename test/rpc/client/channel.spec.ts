@@ -10,6 +10,9 @@ class FakeSession {
   toldToGoAway = false;
   inFlight = 0;
   destroyedWith: Error | undefined | 'not destroyed' = 'not destroyed';
+  /** Resolves once `prove()` is called: the connection carried a frame (or stayed open long enough). */
+  private readonly provenSignal = deferred();
+  readonly proven = this.provenSignal.promise;
   readonly conn: { readonly state: string; closed: Promise<Error | undefined>; close(): Promise<Error | undefined>; destroy(reason?: Error): void };
   private readonly closing = deferred<Error | undefined>();
   private idle = deferred();
@@ -50,6 +53,10 @@ class FakeSession {
     this.inFlight = 0;
     this.idle.resolve();
     this.idle = deferred();
+  }
+
+  prove(): void {
+    this.provenSignal.resolve();
   }
 
   goAway(): void {

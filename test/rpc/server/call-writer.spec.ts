@@ -9,7 +9,10 @@ class FakeOutput implements CallOutput {
   readonly waiting = new Set<CallWriter>();
   serializeError = defaultSerializeError;
 
-  constructor(readonly maxBufferedItems = 4) {}
+  constructor(
+    readonly maxBufferedItems = 4,
+    readonly maxBufferedBytes = 1 << 30,
+  ) {}
 
   send(frame: RpcFrame): void {
     if (typeof frame.data === 'bigint') throw new EncodeError(new TypeError('cannot encode a bigint'));

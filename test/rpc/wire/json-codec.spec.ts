@@ -105,7 +105,7 @@ describe('json codec', () => {
   describe('bytes that can never be a frame are a ProtocolError', () => {
     const invalid: [string, Buffer][] = [
       ['frame shorter than the envelope', Buffer.concat([u32(5), Buffer.alloc(5)])],
-      ['control code one past the last', envelope(9, 0)],
+      ['control code one past the last', envelope(10, 0)],
       ['control code 255', envelope(255, 0)],
       ['unknown flag 0x20', envelope(ControlCode.Normal, 0x20)],
       ['unknown flag 0x80', envelope(ControlCode.Normal, 0x80)],

@@ -69,7 +69,7 @@ describe('msgpack codec: framing', () => {
     const out = new OutboundBuffer();
     expect(() => msgpackEncoder.encode({ id: -1, code: 0 }, out)).toThrow(EncodeError);
     expect(() => msgpackEncoder.encode({ id: 2 ** 32, code: 0 }, out)).toThrow(EncodeError);
-    expect(() => msgpackEncoder.encode({ id: 1, code: 9 as ControlCode }, out)).toThrow(EncodeError);
+    expect(() => msgpackEncoder.encode({ id: 1, code: 10 as ControlCode }, out)).toThrow(EncodeError);
     expect(out.length).toBe(0);
   });
 });
@@ -163,7 +163,7 @@ describe('msgpack codec: refusing bad frames', () => {
     ['an id above 2^32-1', { i: 2 ** 32, c: 3 }],
     ['a fractional id', { i: 1.5, c: 3 }],
     ['a string id', { i: '1', c: 3 }],
-    ['an unknown control code', { i: 1, c: 9 }],
+    ['an unknown control code', { i: 1, c: 10 }],
     ['a negative control code', { i: 1, c: -1 }],
     ['a non-string pattern', { i: 1, c: 0, p: 7 }],
     ['a negative timeout', { i: 1, c: 0, t: -1 }],
@@ -218,7 +218,7 @@ describe('msgpack codec: bad content fails one call, not the connection', () => 
   });
 
   it('keeps refusing a bad id, a bad code, an unknown key and a body that is not a map', () => {
-    for (const body of [{ i: -1, c: 3 }, { i: 1, c: 9 }, { i: 1, c: 0, x: 1 }, [1, 3]]) {
+    for (const body of [{ i: -1, c: 3 }, { i: 1, c: 10 }, { i: 1, c: 0, x: 1 }, [1, 3]]) {
       expect(() => decodeOne(msgpackDecoder, frameOf(body))).toThrow(ProtocolError);
     }
   });

@@ -13,7 +13,7 @@ describe.each(codecNames)('%s encoder: outbound checks', (name) => {
     ['a negative id', { id: -1, code: ControlCode.Normal }],
     ['an id over 2^32-1', { id: 2 ** 32, code: ControlCode.Normal }],
     ['a fractional id', { id: 1.5, code: ControlCode.Normal }],
-    ['an unknown control code', { id: 1, code: 9 as ControlCode }],
+    ['an unknown control code', { id: 1, code: 10 as ControlCode }],
     ['a control code over a byte', { id: 1, code: 0x109 as ControlCode }],
   ];
 
@@ -32,7 +32,7 @@ describe.each(codecNames)('%s encoder: outbound checks', (name) => {
   it('through Connection.send the refusal is ERR_ENCODE too, with nothing queued', async () => {
     const [local, remote] = duplexPair();
     const connection = new Connection<RpcFrame, RpcFrame>(local, { encoder, decoder, reactor: () => ({ onMessage() {} }) });
-    const error = thrownBy(() => connection.send({ id: 1, code: 9 as ControlCode }));
+    const error = thrownBy(() => connection.send({ id: 1, code: 10 as ControlCode }));
     expect(error).toBeInstanceOf(EncodeError);
     expect(error).toMatchObject({ code: 'ERR_ENCODE' });
     expect(connection.queuedBytes).toBe(0);

@@ -88,7 +88,7 @@ describe('protobuf codec: the envelope', () => {
   });
 
   it('refuses an unknown control code (protosocket-rpc would read it as Cancel)', () => {
-    expect(decodeError(decoder, envelopeFrame({ id: 1, code: 9 }))).toBeInstanceOf(ProtocolError);
+    expect(decodeError(decoder, envelopeFrame({ id: 1, code: 10 }))).toBeInstanceOf(ProtocolError);
     expect(decodeError(decoder, envelopeFrame({ id: 1, code: 257 }))).toBeInstanceOf(ProtocolError);
   });
 
