@@ -1,7 +1,6 @@
 import { GRANT_BATCH } from '../wire/flow-control.js';
 import type { CallObserver } from './call.js';
-import type { StreamFlow } from './pending-call.js';
-import type { PacedConsumer } from './start-call.js';
+import type { PacedConsumer, StreamFlow } from './pending-call.js';
 
 /**
  * Adapts a call's push-style results to an AsyncIterableIterator, and paces the server by

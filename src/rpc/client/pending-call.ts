@@ -24,6 +24,11 @@ export interface StreamFlow {
   relieve(): void;
 }
 
+/** A consumer that reads at its own pace (a stream): told its call's flow when the call starts, it grants credit as it reads. */
+export interface PacedConsumer {
+  started(flow: StreamFlow): void;
+}
+
 /**
  * A call in flight on a session: everything needed to settle it exactly once. The session
  * owns the id's slot until it settles; the timer and abort listener are detached on settle.

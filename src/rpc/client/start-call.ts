@@ -1,11 +1,8 @@
 import type { CallHandle, CallObserver, CallOptions } from './call.js';
-import type { StreamFlow } from './pending-call.js';
+import type { PacedConsumer } from './pending-call.js';
 import type { ClientSession } from './session.js';
 
-/** A consumer that reads at its own pace (a stream): told its call's flow when the call starts, it grants credit as it reads. */
-export interface PacedConsumer {
-  started(flow: StreamFlow): void;
-}
+export type { PacedConsumer } from './pending-call.js';
 
 /** Starts a call on a session that takes calls. */
 export function startCall(
