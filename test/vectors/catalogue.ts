@@ -40,6 +40,8 @@ const common: Record<string, RpcFrame> = {
   ping: { id: 1, code: ControlCode.Ping },
   pong: { id: 1, code: ControlCode.Pong },
   goaway: { id: 0, code: ControlCode.GoAway },
+  // The consumer of stream 5 read 512 items: the server may send 512 more (flow control).
+  credit: { id: 5, code: ControlCode.Credit, data: 512 },
   'binary-request': { id: 6, code: ControlCode.Normal, pattern: 'upload', data: Buffer.from('00010203fffe7f80', 'hex') },
   'binary-reply': { id: 6, code: ControlCode.Reply, data: Buffer.from('cafebabe', 'hex') },
 };
