@@ -195,6 +195,38 @@ describe('Channel', () => {
     await channel.close(1000);
   });
 
+  it('the backoff starts over only once a connection proved itself, not when it merely opened', async () => {
+    let resets = 0;
+    const backoff = new (class extends CountingBackoff {
+      override reset(): void {
+        resets++;
+        super.reset();
+      }
+    })();
+    const { channel, succeed, reached } = harness(backoff);
+    void channel.ready();
+    const first = succeed(0);
+    await channel.ready();
+    // Connected, but nothing came from the server yet: the backoff keeps its count.
+    await Promise.resolve();
+    expect(resets).toBe(0);
+    first.prove();
+    await first.proven;
+    await Promise.resolve();
+    expect(resets).toBe(1);
+
+    const reconnecting = reached('connecting');
+    first.end(reset);
+    await reconnecting;
+    // Accepted and dropped without a frame: no reset.
+    const again = reached('connecting');
+    succeed(1).end(reset);
+    await again;
+    expect(resets).toBe(1);
+    expect(backoff.scheduled).toBe(2);
+    await channel.close(1000);
+  });
+
   it('without backoff a dropped connection stays disconnected until the next ready()', async () => {
     const { channel, attempts, statuses, succeed, reached } = harness(undefined);
     void channel.ready();

@@ -46,6 +46,20 @@ describe('ClientSession', () => {
     expect(destroyedWith[0]).toBeInstanceOf(ConnectionClosedError);
   });
 
+  it('proves its connection with the first frame from the server, not by opening', async () => {
+    const { conn } = refusingConnection();
+    (conn as unknown as { state: string }).state = 'open';
+    const session = new ClientSession(conn, 0, () => {});
+    let proven = false;
+    void session.proven.then(() => (proven = true));
+    await Promise.resolve();
+    expect(proven).toBe(false);
+    session.onMessage({ id: 1, code: ControlCode.Pong });
+    await session.proven;
+    expect(proven).toBe(true);
+    session.onClose(undefined);
+  });
+
   it('GoAway: the session takes no new calls and tells its owner', () => {
     const { conn } = refusingConnection();
     (conn as unknown as { state: string }).state = 'open';

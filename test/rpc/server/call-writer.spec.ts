@@ -1,6 +1,7 @@
 import { EncodeError, FrameTooLargeError } from '../../../src/core/errors.js';
 import { ControlCode, defaultSerializeError, type RpcFrame } from '../../../src/rpc/index.js';
 import { type CallOutput, CallWriter } from '../../../src/rpc/server/call-writer.js';
+import { STREAM_WINDOW } from '../../../src/rpc/wire/flow-control.js';
 
 /** A connection stand-in: records frames, has room while `writable`, refuses to encode bigints. */
 class FakeOutput implements CallOutput {
@@ -12,6 +13,7 @@ class FakeOutput implements CallOutput {
   constructor(
     readonly maxBufferedItems = 4,
     readonly maxBufferedBytes = 1 << 30,
+    readonly flowControlled = true,
   ) {}
 
   send(frame: RpcFrame): void {
@@ -57,8 +59,8 @@ class TestWriter extends CallWriter {
   }
 }
 
-function setup(maxBufferedItems?: number): { out: FakeOutput; writer: TestWriter } {
-  const out = new FakeOutput(maxBufferedItems);
+function setup(maxBufferedItems?: number, maxBufferedBytes?: number): { out: FakeOutput; writer: TestWriter } {
+  const out = new FakeOutput(maxBufferedItems, maxBufferedBytes);
   return { out, writer: new TestWriter(out) };
 }
 
@@ -167,5 +169,61 @@ describe('CallWriter', () => {
     expect(out.frames).toEqual([
       { id: 1, code: ControlCode.Error, data: { name: 'EncodeError', code: 'ERR_ENCODE', message: 'encoder failed: cannot encode a bigint' } },
     ]);
+  });
+});
+
+describe('CallWriter credit (per-call flow control)', () => {
+  it('sends at most the window of items, queues the rest, and sends them as credit is granted', () => {
+    const { out, writer } = setup(1 << 20);
+    for (let i = 0; i < STREAM_WINDOW + 10; i++) writer.item(i);
+    expect(out.frames).toHaveLength(STREAM_WINDOW);
+    expect(writer.writable).toBe(false);
+    // Out of credit, not of room: nothing waits for a drain.
+    expect(out.waiting.size).toBe(0);
+    writer.end();
+    expect(out.codes().at(-1)).toBe(ControlCode.Normal);
+
+    writer.grant(4);
+    expect(out.frames).toHaveLength(STREAM_WINDOW + 4);
+    writer.grant(100);
+    expect(out.frames.map((frame) => frame.data).slice(STREAM_WINDOW)).toEqual([...Array.from({ length: 10 }, (_, i) => STREAM_WINDOW + i), undefined]);
+    // The End needed no credit of its own.
+    expect(out.codes().at(-1)).toBe(ControlCode.End);
+  });
+
+  it('a reply needs no credit: a unary call never waits for any', () => {
+    const { out, writer } = setup();
+    for (let i = 0; i < STREAM_WINDOW; i++) writer.item(i);
+    writer.reply('last');
+    expect(out.codes().at(-1)).toBe(ControlCode.Reply);
+  });
+
+  it('wakes a pulled source waiting for credit once it is granted', async () => {
+    const { out, writer } = setup();
+    for (let i = 0; i < STREAM_WINDOW; i++) writer.item(i);
+    let woken = false;
+    const waiting = writer.whenWritable().then(() => (woken = true));
+    await Promise.resolve();
+    expect(woken).toBe(false);
+    writer.grant(1);
+    await waiting;
+    expect(writer.writable).toBe(true);
+    expect(out.frames).toHaveLength(STREAM_WINDOW);
+  });
+
+  it('fails with ERR_SLOW_CONSUMER naming bytes past maxBufferedBytes', () => {
+    const { out, writer } = setup(1 << 20, 10_000);
+    out.writable = false;
+    for (let i = 0; i < 20; i++) writer.item('x'.repeat(1000));
+    expect(out.frames).toEqual([
+      { id: 1, code: ControlCode.Error, data: expect.objectContaining({ code: 'ERR_SLOW_CONSUMER', message: expect.stringContaining('10000 bytes of stream items (maxBufferedBytes)') }) },
+    ]);
+  });
+
+  it('without flow control (protosocket-rpc) only the room on the connection counts', () => {
+    const out = new FakeOutput(4, 1 << 30, false);
+    const writer = new TestWriter(out);
+    for (let i = 0; i < STREAM_WINDOW * 3; i++) writer.item(i);
+    expect(out.frames).toHaveLength(STREAM_WINDOW * 3);
   });
 });
