@@ -1,6 +1,6 @@
-import type { Attributes, BatchObservableCallback, BatchObservableResult, Counter, Histogram, Meter, ObservableCounter, UpDownCounter } from '@opentelemetry/api';
+import type { Attributes, BatchObservableCallback, BatchObservableResult, Counter, Histogram, Meter, ObservableCallback, ObservableCounter, UpDownCounter } from '@opentelemetry/api';
 import type { ConnectionCloseMessage, ConnectionOpenMessage, ConnectionSide, FrameErrorMessage, ObservedConnection } from '../core/diagnostics.js';
-import type { CallEndMessage, CallStartMessage } from '../rpc/diagnostics.js';
+import type { CallEndMessage, CallOutcome, CallStartMessage } from '../rpc/diagnostics.js';
 import {
   ERROR_TYPE,
   PROTOSOCKET_DIRECTION,
@@ -10,7 +10,7 @@ import {
   RPC_SYSTEM,
   SYSTEM_NAME,
 } from './attributes.js';
-import { BoundedLabels } from './bounded-labels.js';
+import { BoundedLabels, boundedStrings } from './bounded-labels.js';
 
 /** Bucket bounds in ms: calls on one machine take tens of microseconds, across a network milliseconds. */
 const DURATION_BUCKETS_MS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000];
@@ -23,41 +23,90 @@ interface IoTotals {
   framesReceived: number;
 }
 
+/** One side's calls of one pattern in flight: a plain counter, read when the metrics are collected. */
+class InFlight {
+  count = 0;
+  /** Reported from the first call on: a side that never had a call of the pattern has no series. */
+  reported = false;
+  readonly attributes: Attributes;
+
+  constructor(side: ConnectionSide, method: string) {
+    this.attributes = Object.freeze({ [RPC_SYSTEM]: SYSTEM_NAME, [PROTOSOCKET_SIDE]: side, [RPC_METHOD]: method });
+  }
+}
+
+/**
+ * Everything a pattern (its bounded `rpc.method` label) reports under, made once: the attribute
+ * sets of its measurements and its calls in flight. The SDK still hashes an attribute set on
+ * every `record` (sdk-metrics keys its storage by a string made from the set, whatever the
+ * object), so reusing the sets saves the allocations, not the hashing; the hashing is why
+ * calls in flight are counted here and observed at collection rather than added per call.
+ */
+export class PatternSeries {
+  readonly client: InFlight;
+  readonly server: InFlight;
+  /** `rpc.*.duration` of a call that ended `ok`. */
+  readonly ok: Attributes;
+  /** `rpc.*.responses_per_rpc`. */
+  readonly items: Attributes;
+  /** `rpc.*.duration` of a failed call, by outcome and bounded `error.type`: at most 3 × `maxErrorTypes` + 3 entries. */
+  private readonly failed = new Map<string, Attributes>();
+
+  constructor(private readonly method: string) {
+    this.client = new InFlight('client', method);
+    this.server = new InFlight('server', method);
+    this.ok = Object.freeze({ [RPC_SYSTEM]: SYSTEM_NAME, [RPC_METHOD]: method, [PROTOSOCKET_OUTCOME]: 'ok' });
+    this.items = Object.freeze({ [RPC_SYSTEM]: SYSTEM_NAME, [RPC_METHOD]: method });
+  }
+
+  inFlight(side: ConnectionSide): InFlight {
+    return side === 'client' ? this.client : this.server;
+  }
+
+  failure(outcome: CallOutcome, errorType: string): Attributes {
+    const key = `${outcome}\n${errorType}`;
+    let attributes = this.failed.get(key);
+    if (attributes === undefined) {
+      attributes = Object.freeze({ [RPC_SYSTEM]: SYSTEM_NAME, [RPC_METHOD]: this.method, [PROTOSOCKET_OUTCOME]: outcome, [ERROR_TYPE]: errorType });
+      this.failed.set(key, attributes);
+    }
+    return attributes;
+  }
+}
+
 /**
  * The metrics, fed by the channels:
  *
  *   rpc.client.duration, rpc.server.duration             histogram, ms   rpc.method, outcome, error.type
  *   rpc.client.responses_per_rpc, rpc.server.responses_per_rpc  histogram   rpc.method (stream items per call; 1 for unary)
- *   protosocket.calls.in_flight                          up-down         side, rpc.method
+ *   protosocket.calls.in_flight                          up-down (observed on collection)  side, rpc.method
  *   protosocket.connections.open                         up-down         side
  *   protosocket.io.bytes, protosocket.io.frames          counter (observed on collection)  side, direction
  *   protosocket.protocol.errors                          counter         side, error.type
  *
  * `rpc.method` and `error.type` are bounded (`maxPatterns`, `maxErrorTypes`): later values are `_OTHER`.
- * Bytes and frames are read from the connections' own totals when the metrics are collected,
- * so they cost nothing per frame beyond the connection's counter increments.
+ * Per call, each side makes two measurements (its duration and its items); calls in flight are
+ * plain counters and bytes and frames the connections' own totals, both read when the metrics
+ * are collected, so they cost nothing per call or per frame beyond an increment.
  */
 export class CallMetrics {
   private readonly clientDuration: Histogram;
   private readonly serverDuration: Histogram;
   private readonly clientItems: Histogram;
   private readonly serverItems: Histogram;
-  private readonly inFlight: UpDownCounter;
   private readonly openConnections: UpDownCounter;
   private readonly protocolErrors: Counter;
-  private readonly patterns: BoundedLabels;
-  private readonly errorTypes: BoundedLabels;
-  /** Calls counted in flight: their end takes them out. A call that started before instrumentation is not here. */
-  private readonly started = new WeakMap<CallStartMessage, string>();
+  private readonly patterns: BoundedLabels<PatternSeries>;
+  private readonly errorTypes: BoundedLabels<string>;
   private readonly sides = new WeakMap<ObservedConnection, ConnectionSide>();
   private readonly live = new Set<ObservedConnection>();
   /** What connections closed since instrumentation carried, by side. */
   private readonly closedTotals: Record<ConnectionSide, IoTotals> = { client: emptyTotals(), server: emptyTotals() };
-  private readonly removeIoCallback: () => void;
+  private readonly removeCallbacks: () => void;
 
   constructor(meter: Meter, options: { maxPatterns: number; maxErrorTypes: number }) {
-    this.patterns = new BoundedLabels(options.maxPatterns);
-    this.errorTypes = new BoundedLabels(options.maxErrorTypes);
+    this.patterns = new BoundedLabels(options.maxPatterns, (method) => new PatternSeries(method));
+    this.errorTypes = boundedStrings(options.maxErrorTypes);
     const duration = (side: ConnectionSide) =>
       meter.createHistogram(`rpc.${side}.duration`, {
         description: `Duration of ${side === 'client' ? 'outbound' : 'inbound'} RPC calls, from the request to the last frame.`,
@@ -74,7 +123,7 @@ export class CallMetrics {
     this.serverDuration = duration('server');
     this.clientItems = items('client');
     this.serverItems = items('server');
-    this.inFlight = meter.createUpDownCounter('protosocket.calls.in_flight', { description: 'Calls started and not yet ended.', unit: '{call}' });
+    const inFlight = meter.createObservableUpDownCounter('protosocket.calls.in_flight', { description: 'Calls started and not yet ended.', unit: '{call}' });
     this.openConnections = meter.createUpDownCounter('protosocket.connections.open', { description: 'Open connections.', unit: '{connection}' });
     this.protocolErrors = meter.createCounter('protosocket.protocol.errors', {
       description: 'Connections destroyed for a framing or protocol error, by code.',
@@ -82,31 +131,38 @@ export class CallMetrics {
     });
     const bytes = meter.createObservableCounter('protosocket.io.bytes', { description: 'Bytes sent (encoded frames) and received (socket reads).', unit: 'By' });
     const frames = meter.createObservableCounter('protosocket.io.frames', { description: 'Frames sent and received.', unit: '{frame}' });
-    const callback: BatchObservableCallback = (result) => this.reportIo(result, bytes, frames);
-    meter.addBatchObservableCallback(callback, [bytes, frames]);
-    this.removeIoCallback = () => meter.removeBatchObservableCallback(callback, [bytes, frames]);
+    const observeIo: BatchObservableCallback = (result) => this.reportIo(result, bytes, frames);
+    const observeInFlight: ObservableCallback = (result) => {
+      for (const series of this.patterns.all()) {
+        for (const counter of [series.client, series.server]) if (counter.reported) result.observe(counter.count, counter.attributes);
+      }
+    };
+    meter.addBatchObservableCallback(observeIo, [bytes, frames]);
+    inFlight.addCallback(observeInFlight);
+    this.removeCallbacks = () => {
+      meter.removeBatchObservableCallback(observeIo, [bytes, frames]);
+      inFlight.removeCallback(observeInFlight);
+    };
   }
 
-  onCallStart(message: CallStartMessage): void {
-    const method = this.patterns.label(message.pattern);
-    this.started.set(message, method);
-    this.inFlight.add(1, { [RPC_SYSTEM]: SYSTEM_NAME, [PROTOSOCKET_SIDE]: message.side, [RPC_METHOD]: method });
+  /** Counts the call in flight; what it returns goes to `onCallEnd`. */
+  onCallStart(message: CallStartMessage): PatternSeries {
+    const series = this.patterns.get(message.pattern);
+    const inFlight = series.inFlight(message.side);
+    inFlight.count++;
+    inFlight.reported = true;
+    return series;
   }
 
-  onCallEnd(message: CallEndMessage): void {
-    const start = message.start;
-    let method = this.started.get(start);
-    if (method !== undefined) {
-      this.started.delete(start);
-      this.inFlight.add(-1, { [RPC_SYSTEM]: SYSTEM_NAME, [PROTOSOCKET_SIDE]: message.side, [RPC_METHOD]: method });
-    } else {
-      method = this.patterns.label(start.pattern);
-    }
-    const attributes: Attributes = { [RPC_SYSTEM]: SYSTEM_NAME, [RPC_METHOD]: method, [PROTOSOCKET_OUTCOME]: message.outcome };
-    if (message.outcome !== 'ok') attributes[ERROR_TYPE] = this.errorTypes.label(message.errorCode ?? message.outcome);
+  /** `series`: what `onCallStart` returned, undefined for a call that started before instrumentation (it was not counted in flight). */
+  onCallEnd(message: CallEndMessage, series: PatternSeries | undefined): void {
+    if (series !== undefined) series.inFlight(message.side).count--;
+    else series = this.patterns.get(message.start.pattern);
+    const outcome = message.outcome;
+    const attributes = outcome === 'ok' ? series.ok : series.failure(outcome, this.errorTypes.get(message.errorCode ?? outcome));
     const client = message.side === 'client';
     (client ? this.clientDuration : this.serverDuration).record(message.durationMs, attributes);
-    (client ? this.clientItems : this.serverItems).record(message.items, { [RPC_SYSTEM]: SYSTEM_NAME, [RPC_METHOD]: method });
+    (client ? this.clientItems : this.serverItems).record(message.items, series.items);
   }
 
   onConnectionOpen(message: ConnectionOpenMessage): void {
@@ -128,15 +184,15 @@ export class CallMetrics {
   }
 
   onFrameError(message: FrameErrorMessage): void {
-    const attributes: Attributes = { [RPC_SYSTEM]: SYSTEM_NAME, [ERROR_TYPE]: this.errorTypes.label(message.code) };
+    const attributes: Attributes = { [RPC_SYSTEM]: SYSTEM_NAME, [ERROR_TYPE]: this.errorTypes.get(message.code) };
     const side = this.sides.get(message.connection);
     if (side !== undefined) attributes[PROTOSOCKET_SIDE] = side;
     this.protocolErrors.add(1, attributes);
   }
 
-  /** Stops observing bytes and frames (the other instruments just stop receiving values). */
+  /** Stops observing calls in flight, bytes and frames (the other instruments just stop receiving values). */
   dispose(): void {
-    this.removeIoCallback();
+    this.removeCallbacks();
     this.live.clear();
   }
 

@@ -36,32 +36,30 @@ import {
  * the last item.
  */
 export class CallTracing {
-  private readonly spans = new WeakMap<CallStartMessage, Span>();
-
   constructor(private readonly tracer: Tracer) {}
 
-  onStart(message: CallStartMessage): void {
-    if (message.side === 'client') this.startClientSpan(message);
-    else this.startServerSpan(message);
+  /** Starts the call's span; what it returns goes to `onEnd`. */
+  onStart(message: CallStartMessage): Span {
+    return message.side === 'client' ? this.startClientSpan(message) : this.startServerSpan(message);
   }
 
-  onEnd(message: CallEndMessage): void {
-    const span = this.spans.get(message.start);
-    if (span === undefined) return;
-    this.spans.delete(message.start);
-    span.setAttribute(PROTOSOCKET_ITEMS, message.items);
-    span.setAttribute(PROTOSOCKET_OUTCOME, message.outcome);
-    if (message.outcome !== 'ok') {
-      span.setAttribute(ERROR_TYPE, message.errorCode ?? codeOf(message.error) ?? message.outcome);
-      // A cancel is the client's decision: an error for the caller, not for the server that obeyed it.
-      if (!(message.side === 'server' && message.outcome === 'cancelled')) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(message.error) });
+  onEnd(message: CallEndMessage, span: Span): void {
+    // A span the sampler dropped records nothing: skip building what it would ignore.
+    if (span.isRecording()) {
+      span.setAttribute(PROTOSOCKET_ITEMS, message.items);
+      span.setAttribute(PROTOSOCKET_OUTCOME, message.outcome);
+      if (message.outcome !== 'ok') {
+        span.setAttribute(ERROR_TYPE, message.errorCode ?? codeOf(message.error) ?? message.outcome);
+        // A cancel is the client's decision: an error for the caller, not for the server that obeyed it.
+        if (!(message.side === 'server' && message.outcome === 'cancelled')) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(message.error) });
+        }
       }
     }
     span.end();
   }
 
-  private startClientSpan(message: ClientCallStartMessage): void {
+  private startClientSpan(message: ClientCallStartMessage): Span {
     const parent = context.active();
     const { remoteAddress, remotePort } = message.connection;
     const attributes: Attributes = {
@@ -73,15 +71,18 @@ export class CallTracing {
     if (remoteAddress !== undefined) attributes[SERVER_ADDRESS] = remoteAddress;
     if (remotePort !== undefined) attributes[SERVER_PORT] = remotePort;
     const span = this.tracer.startSpan(message.pattern, { kind: SpanKind.CLIENT, attributes }, parent);
-    this.spans.set(message, span);
-    // A copy: the metadata is the caller's object. Replaced only when the propagator wrote something.
-    const carrier: Record<string, string> = { ...message.meta };
-    const before = Object.keys(carrier).length;
+    // The propagator writes into a fresh carrier; the metadata (the caller's object) is replaced
+    // by a copy with those entries only when it wrote something, and is never mutated.
+    const carrier: Record<string, string> = {};
     propagation.inject(trace.setSpan(parent, span), carrier);
-    if (Object.keys(carrier).length !== before) message.meta = carrier;
+    for (const _ in carrier) {
+      message.meta = message.meta === undefined ? carrier : { ...message.meta, ...carrier };
+      break;
+    }
+    return span;
   }
 
-  private startServerSpan(message: ServerCallStartMessage): void {
+  private startServerSpan(message: ServerCallStartMessage): Span {
     // From the root, not the active context: whatever was active when the socket delivered the
     // frame has nothing to do with this request.
     const parent = message.meta === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, message.meta);
@@ -95,11 +96,13 @@ export class CallTracing {
     if (remoteAddress !== undefined) attributes[CLIENT_ADDRESS] = remoteAddress;
     if (remotePort !== undefined) attributes[CLIENT_PORT] = remotePort;
     const span = this.tracer.startSpan(message.pattern, { kind: SpanKind.SERVER, attributes }, parent);
-    this.spans.set(message, span);
+    // Even a span the sampler dropped goes into the handler's context: it carries the trace id
+    // and the not-sampled flag that the handler's own spans must inherit.
     const active = trace.setSpan(parent, span);
     const outer = message.runInContext;
     message.runInContext =
       outer === undefined ? (run) => context.with(active, run) : (run) => outer(() => context.with(active, run));
+    return span;
   }
 }
 

@@ -1,11 +1,19 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { type MeterProvider, type TracerProvider, metrics, trace } from '@opentelemetry/api';
+import { type MeterProvider, type Span, type TracerProvider, metrics, trace } from '@opentelemetry/api';
 import type { ConnectionCloseMessage, ConnectionOpenMessage, FrameErrorMessage } from '../core/diagnostics.js';
 import type { CallEndMessage, CallStartMessage } from '../rpc/diagnostics.js';
-import { CallMetrics } from './call-metrics.js';
+import { CallMetrics, type PatternSeries } from './call-metrics.js';
 import { CallTracing } from './call-tracing.js';
 
 const INSTRUMENTATION_NAME = 'nestjs-protosocket';
+
+/** What a call's end needs from its start: its span (with traces on), the series it is counted in flight in (with metrics on). */
+class ObservedCall {
+  constructor(
+    readonly span: Span | undefined,
+    readonly series: PatternSeries | undefined,
+  ) {}
+}
 
 export interface ProtosocketInstrumentationOptions {
   /** Default: the global one (`trace.getTracerProvider()`), a no-op until an SDK registers itself. */
@@ -47,14 +55,17 @@ export function instrumentProtosocket(options: ProtosocketInstrumentationOptions
           maxErrorTypes: options.maxErrorTypes ?? 50,
         });
 
+  // One entry per call observed from its start: what its end needs (its span, its series).
   // Tracing first on start (it may replace the metadata), last on end (the span ends after the metrics are taken).
+  const calls = new WeakMap<CallStartMessage, ObservedCall>();
   on<CallStartMessage>('protosocket:call:start', (message) => {
-    tracing?.onStart(message);
-    callMetrics?.onCallStart(message);
+    calls.set(message, new ObservedCall(tracing?.onStart(message), callMetrics?.onCallStart(message)));
   });
   on<CallEndMessage>('protosocket:call:end', (message) => {
-    callMetrics?.onCallEnd(message);
-    tracing?.onEnd(message);
+    const call = calls.get(message.start);
+    if (call !== undefined) calls.delete(message.start);
+    callMetrics?.onCallEnd(message, call?.series);
+    if (call?.span !== undefined) tracing?.onEnd(message, call.span);
   });
   if (callMetrics !== undefined) {
     on<ConnectionOpenMessage>('protosocket:connection:open', (message) => callMetrics.onConnectionOpen(message));
