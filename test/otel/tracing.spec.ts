@@ -75,6 +75,16 @@ describe('OpenTelemetry tracing', () => {
     expect(meta).toEqual({ user: 'u' });
   });
 
+  it('a traceparent already in the caller metadata is replaced by the client span one, in a copy', async () => {
+    const { client } = await pair((server) => server.handle('meta', (_data, context) => context.meta));
+    const stale = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+    const meta = { traceparent: stale };
+    const seen = (await client.call('meta', null, { meta })) as Record<string, string>;
+    const clientSpan = telemetry.finished('meta').find((s) => s.kind === SpanKind.CLIENT)!;
+    expect(seen.traceparent).toBe(`00-${clientSpan.spanContext().traceId}-${clientSpan.spanContext().spanId}-01`);
+    expect(meta).toEqual({ traceparent: stale });
+  });
+
   it('a stream span ends when the stream ends, with its item count', async () => {
     const gate = deferred();
     const { client } = await pair((server) =>
