@@ -197,6 +197,16 @@ export class Connection<In = unknown, Out = unknown> extends EventEmitter<Connec
     return (this.socket as { remotePort?: number }).remotePort;
   }
 
+  /**
+   * How many batches have been handed to the socket so far. A message sent while this reads n
+   * never reached the socket if it still reads n when the connection closes: `destroy` drops
+   * the unwritten batch. (The client retries such calls elsewhere: they provably never left.)
+   * @internal
+   */
+  get batchesWritten(): number {
+    return this.flushes;
+  }
+
   /** The underlying stream, for options this class does not cover. */
   unwrap(): Duplex {
     return this.socket;

@@ -29,6 +29,7 @@ export {
   DuplicateCallIdError,
   InvalidMetadataError,
   NoHandlerError,
+  NoReadyEndpointError,
   ObserverError,
   PeerUnresponsiveError,
   RefusedError,
@@ -57,5 +58,9 @@ export type { Codec, Decoder, Encoder } from '../core/codec.js';
 // The types the options and the context use, so Nest users can name them.
 export type { ConnectionLimits, SocketOptions } from '../core/options.js';
 export type { BackoffOptions } from '../rpc/client/backoff.js';
+export type { BalancerName } from '../rpc/client/balancer.js';
+export type { RetryPolicy } from '../rpc/client/call.js';
+export type { RpcClientEndpoints } from '../rpc/client/options.js';
+export type { DnsEndpoint, EndpointResolver, EndpointSpec } from '../rpc/client/resolver.js';
 export type { CallContext, PeerInfo } from '../rpc/server/call-context.js';
 export type { Metadata, RpcFrame } from '../rpc/wire/frame.js';

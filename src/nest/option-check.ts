@@ -44,12 +44,18 @@ export interface CheckedOptions<Rpc> {
   packet: NestPacketOptions;
 }
 
-/** Validates a client's options (see `checkOptions`); a client needs a `port` or a `path`. */
+/**
+ * Validates a client's options (see `checkOptions`); a client needs to know where its servers
+ * are: a `port` or a `path`, or `endpoints` or a `resolver` (the RPC client refuses a mix).
+ */
 export function checkClientOptions(options: ProtosocketClientOptions): CheckedOptions<RpcClientOptions & ProtosocketClientSettings> {
   const checked = checkOptions<RpcClientOptions & ProtosocketClientSettings>('ProtosocketClient', options, CLIENT_OPTION_KEYS);
-  const { port, path } = checked.rpc as { port?: unknown; path?: unknown };
-  if (port === undefined && path === undefined) {
-    throw new InvalidOptionError('port', 'ProtosocketClient needs the server\'s `port` (TCP, with `host`, default 127.0.0.1) or `path` (a Unix socket or named pipe)');
+  const { port, path, endpoints, resolver } = checked.rpc;
+  if (port === undefined && path === undefined && endpoints === undefined && resolver === undefined) {
+    throw new InvalidOptionError(
+      'port',
+      'ProtosocketClient needs the server\'s `port` (TCP, with `host`, default 127.0.0.1) or `path` (a Unix socket or named pipe), or several servers as `endpoints` or a `resolver`',
+    );
   }
   return checked;
 }

@@ -29,8 +29,9 @@ export interface NestPacketOptions {
 export type ProtosocketServerOptions = RpcListenOptions & RpcServerSettings & NestPacketOptions;
 
 /**
- * `ProtosocketClient`'s options: the RPC client's (`host`/`port`/`path`, `tls`, `codec`,
- * `timeoutMs`, `reconnect`, `closeTimeoutMs`...), its own, and Nest's `serializer` /
+ * `ProtosocketClient`'s options: the RPC client's (`host`/`port`/`path`, or `endpoints` /
+ * `resolver` with `balancer`, `connectionsPerEndpoint` and `resolveIntervalMs`; `tls`,
+ * `codec`, `timeoutMs`, `reconnect`, `closeTimeoutMs`...), its own, and Nest's `serializer` /
  * `deserializer`. Without `codec`, a client built by `ProtosocketModule` uses the
  * PROTOSOCKET_CODEC provider, any other JSON. `tlsOptions` (Transport.TCP's name) is taken as `tls`.
  */
@@ -53,6 +54,8 @@ export const CLIENT_OPTION_KEYS: KeySet<ProtosocketClientOptions> = {
   host: true,
   port: true,
   path: true,
+  endpoints: true,
+  resolver: true,
   tls: true,
   connectTimeoutMs: true,
   noDelay: true,
@@ -64,6 +67,9 @@ export const CLIENT_OPTION_KEYS: KeySet<ProtosocketClientOptions> = {
   reconnect: true,
   streamHighWaterMark: true,
   closeTimeoutMs: true,
+  balancer: true,
+  connectionsPerEndpoint: true,
+  resolveIntervalMs: true,
   keepaliveIntervalMs: true,
   keepaliveTimeoutMs: true,
   streamingPatterns: true,

@@ -93,6 +93,19 @@ export class ClientClosedError extends ProtosocketError {
   }
 }
 
+/**
+ * No endpoint could take the call: none is ready and the call does not wait for one
+ * (`waitForReady: false`), or the endpoints' list is empty. `cause` holds the last connection
+ * or resolution error, if any.
+ */
+export class NoReadyEndpointError extends ProtosocketError {
+  static readonly code = 'ERR_NO_READY_ENDPOINT';
+
+  constructor(message = 'no endpoint is ready', options?: { cause?: unknown }) {
+    super(NoReadyEndpointError.code, message, options);
+  }
+}
+
 /** The server shut down before the call finished (it outlived the drain timeout). A handler's `signal.reason`. */
 export class ShuttingDownError extends ProtosocketError {
   static readonly code = 'ERR_SHUTTING_DOWN';

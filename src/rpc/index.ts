@@ -5,10 +5,19 @@ export { ControlCode } from './wire/control-code.js';
 export { MAX_CALL_ID, type Metadata, type RpcFrame } from './wire/frame.js';
 export { jsonCodec } from './wire/json-codec.js';
 export type { WireProtocol } from './wire/profile.js';
-export type { CallObserver, CallOptions } from './client/call.js';
+export type { CallObserver, CallOptions, RetryPolicy } from './client/call.js';
 export type { CallHandle } from './client/session.js';
 export type { BackoffOptions } from './client/backoff.js';
-export { RpcClient, type RpcClientEvents, type RpcClientOptions, type RpcClientSettings, type RpcClientStatus } from './client/client.js';
+export {
+  RpcClient,
+  type RpcClientEndpoints,
+  type RpcClientEvents,
+  type RpcClientOptions,
+  type RpcClientSettings,
+  type RpcClientStatus,
+} from './client/client.js';
+export type { BalancerName } from './client/balancer.js';
+export type { DnsEndpoint, EndpointResolver, EndpointSpec } from './client/resolver.js';
 export type { ChannelState } from './client/channel.js';
 export { CallContext, type PeerInfo } from './server/call-context.js';
 export { defaultSerializeError, type EventHandler, type RequestHandler, type Subscribable, type Unsubscribable } from './server/handler.js';
@@ -30,6 +39,7 @@ export {
   DuplicateCallIdError,
   InvalidMetadataError,
   NoHandlerError,
+  NoReadyEndpointError,
   ObserverError,
   PeerUnresponsiveError,
   RefusedError,

@@ -47,11 +47,11 @@ async function tsFiles(dir: string): Promise<string[]> {
 
 /**
  * Forks `script` (a path from the repository root under test/rpc/fixtures, e.g. 'test/rpc/fixtures/echo-server.ts')
- * with an IPC channel, and resolves with the child and the first message it sends.
+ * with `args` and an IPC channel, and resolves with the child and the first message it sends.
  */
-export async function forkScript<Ready>(script: string): Promise<{ child: ChildProcess; ready: Ready }> {
+export async function forkScript<Ready>(script: string, args: readonly string[] = []): Promise<{ child: ChildProcess; ready: Ready }> {
   const out = await buildOnce();
-  const child = fork(join(out, script.replace(/\.ts$/, '.js')), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(out, script.replace(/\.ts$/, '.js')), [...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ready = await new Promise<Ready>((resolve, reject) => {
     child.once('message', (message) => resolve(message as Ready));
     child.once('exit', (code, signal) => reject(new Error(`${script} exited before it was ready (${code ?? signal})`)));

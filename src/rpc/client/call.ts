@@ -1,4 +1,5 @@
 import type { Metadata } from '../wire/frame.js';
+import type { BackoffOptions } from './backoff.js';
 
 /** Receives a call's results: any number of `next`, then exactly one `complete` or `error`. */
 export interface CallObserver<T = unknown> {
@@ -20,6 +21,33 @@ export interface CallOptions {
    * native protocol ignores it: there the server's frames tell.
    */
   stream?: boolean;
+  /**
+   * Calls with the same key go to the same endpoint while it is ready (rendezvous hashing over
+   * the ready endpoints: when one goes, only its keys move).
+   */
+  affinityKey?: string;
+  /**
+   * With no ready endpoint: true (default) waits for one, through failed attempts until the
+   * call's deadline (without a deadline, until every endpoint has failed once, then fails with
+   * the last connection error); false fails at once with ERR_NO_READY_ENDPOINT when the client
+   * is failing to connect (a first connection attempt is still waited for).
+   */
+  waitForReady?: boolean;
+  /**
+   * Retries the call after failures that may have happened after it reached a handler (the
+   * connection dropped, the server shut down mid-call): only for idempotent calls. Calls that
+   * provably never reached a handler are retried without this. Never after a stream item was
+   * received; every attempt within the call's deadline.
+   */
+  retry?: RetryPolicy;
+}
+
+/** How an idempotent call is retried (the `retry` call option). */
+export interface RetryPolicy {
+  /** Attempts in all, the first one included. */
+  attempts: number;
+  /** Delays between attempts: 50 ms doubling to 1 s, with jitter, by default. */
+  backoff?: BackoffOptions;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { ObserverError } from '../errors.js';
 import type { KeepaliveSettings } from '../keepalive.js';
 import type { RpcFrame } from '../wire/frame.js';
 import { NATIVE_PROFILE, type WireProfile } from '../wire/profile.js';
-import { ClientSession } from './session.js';
+import { ClientSession, type SessionEvents } from './session.js';
 
 /** Where and how to reach one server: everything `connect` takes except the reactor, which is the session. */
 export type DialTarget = Endpoint & DialOptions & Omit<ConnectionOptions<RpcFrame, RpcFrame>, 'reactor'>;
@@ -13,13 +13,13 @@ export type DialTarget = Endpoint & DialOptions & Omit<ConnectionOptions<RpcFram
 /**
  * Dials `endpoint` once and resolves with the session of the new connection. The session is
  * built in the connection's reactor factory, so it exists exactly when its connection does.
- * (One endpoint, one attempt: a per-endpoint subchannel would own one of these.)
+ * (One endpoint, one attempt: a subchannel runs one of these at a time.)
  */
 export async function connectSession(
   endpoint: DialTarget,
   defaultTimeoutMs: number,
-  /** Called when the server sends GoAway on the session: it takes no new calls from then on. */
-  onGoAway: (session: ClientSession) => void,
+  /** Where the session reports GoAway and the calls that never reached a handler. */
+  events: SessionEvents,
   profile: WireProfile = NATIVE_PROFILE,
   /** The session's heartbeat; undefined: none. */
   keepalive?: KeepaliveSettings,
@@ -29,7 +29,7 @@ export async function connectSession(
   let session: ClientSession | undefined;
   await connect<RpcFrame, RpcFrame>({
     ...endpoint,
-    reactor: (connection) => (session = new ClientSession(connection, defaultTimeoutMs, onGoAway, profile, keepalive, reportObserverError)),
+    reactor: (connection) => (session = new ClientSession(connection, defaultTimeoutMs, events, profile, keepalive, reportObserverError)),
   });
   // Assigned: the Connection constructor calls the reactor factory before `connect` resolves.
   return session as ClientSession;

@@ -2,12 +2,21 @@ import type { Connection, Reactor } from '../../core/connection.js';
 import { FrameTooLargeError, ProtocolError } from '../../core/errors.js';
 import type { OversizedFrame } from '../../core/frame-reader.js';
 import { type CallHandle, type CallObserver, type CallOptions, SETTLED_HANDLE } from './call.js';
-import { type CallCanceller, type PacedConsumer, PendingCall } from './pending-call.js';
+import { type CallOwner, createCall, type PacedConsumer, type PendingCall } from './pending-call.js';
 import { ObservedClientCall } from './observed-call.js';
 import { callsObserved } from '../diagnostics.js';
 import { ControlCode } from '../wire/control-code.js';
 import { GRANT_BATCH } from '../wire/flow-control.js';
-import { CancelledError, DeadlineExceededError, InvalidMetadataError, ObserverError, PeerUnresponsiveError, RemoteError, UnsupportedByProfileError } from '../errors.js';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  InvalidMetadataError,
+  ObserverError,
+  PeerUnresponsiveError,
+  RefusedError,
+  RemoteError,
+  UnsupportedByProfileError,
+} from '../errors.js';
 import { metaProblem } from '../wire/envelope.js';
 import { connectionLost, IdleWaiters } from '../in-flight.js';
 import { Keepalive, KEEPALIVE_PING_ID, type KeepaliveSettings } from '../keepalive.js';
@@ -22,6 +31,18 @@ export type { CallHandle } from './call.js';
 /** What `sendEvent` returns while the connection has room: nothing to wait for, nothing to allocate. */
 const QUEUED: Promise<void> = Promise.resolve();
 
+/** Where a session reports what its owner (the subchannel, and the channel above it) acts on. */
+export interface SessionEvents {
+  /** The server sent GoAway on `session`: it takes no new calls from then on. */
+  onGoAway(session: ClientSession): void;
+  /**
+   * `call` provably never reached a handler (refused by a draining server, above the id GoAway
+   * named, or never written before its connection failed): send it elsewhere. False if it
+   * cannot be (the client is closing, or it moved too often); the session then fails it with `reason`.
+   */
+  reroute(call: PendingCall, reason: Error): boolean;
+}
+
 /**
  * A connection proves itself by its first frame from the server (a reply, a Pong, anything) or
  * by staying open this long: only then does the client's reconnect backoff start over, so a
@@ -31,7 +52,8 @@ export const PROVEN_AFTER_MS = 5000;
 
 /**
  * The client side of one RPC connection: allocates ids, matches replies to calls, and
- * settles every call exactly once, by reply, error, cancel, deadline or connection loss.
+ * settles every call exactly once, by reply, error, cancel, deadline or connection loss, or
+ * hands it back to the channel when it provably never reached a handler.
  *
  * Frames that arrive for an id with no call in flight (a reply after a cancel, a second End)
  * are dropped without error: ids are only reused after their call settled, and a late frame
@@ -41,11 +63,15 @@ export const PROVEN_AFTER_MS = 5000;
  * one that answers nothing at all within the timeout after it has its connection destroyed
  * with ERR_PEER_UNRESPONSIVE, which every call in flight fails with.
  */
-export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
+export class ClientSession implements Reactor<RpcFrame>, CallOwner {
   private readonly calls = new Map<number, PendingCall>();
   private nextId = 1;
+  /** Ids wrapped past MAX_CALL_ID: "above the GoAway id" no longer means "sent after it". */
+  private idsWrapped = false;
   private readonly pings = new Map<number, { resolve: (endMs: number) => void; reject: (err: Error) => void }>();
   private lastIdBeforeGoAway: number | undefined = undefined;
+  /** The last id this session sent before it heard GoAway. */
+  private lastIdSentBeforeGoAway = 0;
   private congestion = 0;
   private readonly idle = new IdleWaiters();
   private readonly keepalive: Keepalive | undefined;
@@ -61,8 +87,7 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
   constructor(
     private readonly connection: RpcConnection,
     private readonly defaultTimeoutMs: number,
-    /** Called when the server sends GoAway: the session then takes no new calls. */
-    private readonly onGoAway: (session: ClientSession) => void,
+    private readonly events: SessionEvents,
     /** The connection's conversation rules (native, or protosocket-rpc). */
     private readonly profile: WireProfile = NATIVE_PROFILE,
     /** Ping the server after this much silence; undefined: no heartbeat (always under protosocket-rpc, which has no Ping). */
@@ -108,7 +133,7 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
    * Once the server sent GoAway: the highest call id it accepted on this connection (0 if
    * none), from the GoAway's `id`. A call in flight with a higher id never reached a handler
    * (the server refuses it with ERR_REFUSED, or the connection closes before it could), so it
-   * is safe to send again elsewhere. Undefined before any GoAway.
+   * is sent again elsewhere at once. Undefined before any GoAway.
    */
   get goAwayLastId(): number | undefined {
     return this.lastIdBeforeGoAway;
@@ -125,29 +150,29 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
       observer.error(new CancelledError('call aborted before it started', { cause: signal.reason }));
       return SETTLED_HANDLE;
     }
-    const meta = options?.meta;
-    const problem = meta === undefined ? undefined : metaProblem(meta);
-    if (problem !== undefined) {
-      observer.error(new InvalidMetadataError(problem));
-      return SETTLED_HANDLE;
+    const call = createCall(pattern, data, observer, options, paced, this.defaultTimeoutMs, this);
+    return this.send(call, call.budgetMs) ? call : SETTLED_HANDLE;
+  }
+
+  /**
+   * Takes over a call that waited for a ready session, or that provably never reached a
+   * handler on another one: sends it under a new id with what is left of its budget.
+   */
+  adopt(call: PendingCall): void {
+    const signal = call.options?.signal;
+    if (signal?.aborted) {
+      call.observer.error(new CancelledError('call aborted before it started', { cause: signal.reason }));
+      return;
     }
-    const id = this.allocateId();
-    const timeoutMs = options?.timeoutMs ?? this.defaultTimeoutMs;
-    const frame: RpcFrame = { id, code: ControlCode.Normal, pattern, data, timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, meta };
-    if (callsObserved()) observer = new ObservedClientCall(this.connection, frame, observer);
-    const call = new PendingCall(id, observer, this, paced !== undefined && this.grantsCredit);
-    if (this.profile.callerChoosesUnary && options?.stream !== true) call.unary = true;
-    try {
-      this.connection.send(frame);
-    } catch (err) {
-      observer.error(err as Error);
-      return SETTLED_HANDLE;
+    let remainingMs = 0;
+    if (call.deadline !== 0) {
+      remainingMs = Math.ceil(call.deadline - performance.now());
+      if (remainingMs <= 0) {
+        call.observer.error(new DeadlineExceededError(call.budgetMs));
+        return;
+      }
     }
-    this.calls.set(id, call);
-    if (timeoutMs > 0) call.armDeadline(timeoutMs);
-    if (signal !== undefined) call.listen(signal);
-    paced?.started(call);
-    return call;
+    this.send(call, remainingMs);
   }
 
   /** Cancels a call in flight (PendingCall skips this once its call settled). */
@@ -160,9 +185,9 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
     if (this.calls.get(call.id) === call) this.abandon(call, new CancelledError('call aborted', { cause: call.signal?.reason }));
   }
 
-  /** The call's deadline passed. */
+  /** The call's deadline passed; the Cancel carries the budget this session sent. */
   expired(call: PendingCall, timeoutMs: number): void {
-    if (this.calls.get(call.id) === call) this.abandon(call, new DeadlineExceededError(timeoutMs), timeoutMs);
+    if (this.calls.get(call.id) === call) this.abandon(call, new DeadlineExceededError(call.budgetMs), timeoutMs);
   }
 
   /** Sends an event. Resolves at once, or after the connection drains when it is over its high-water mark. */
@@ -263,7 +288,10 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
         return;
       }
       case ControlCode.Error: {
-        this.settle(frame.id)?.observer.error(new RemoteError(frame.data));
+        const call = this.settle(frame.id);
+        if (call === undefined) return;
+        const err = new RemoteError(frame.data);
+        if (err.remoteCode !== RefusedError.code || !this.sentBeforeGoAway(call) || !this.events.reroute(call, err)) call.observer.error(err);
         return;
       }
       case ControlCode.Cancel: {
@@ -284,10 +312,7 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
         return;
       }
       case ControlCode.GoAway: {
-        const first = this.lastIdBeforeGoAway === undefined;
-        // A second GoAway (none is expected) may only lower the id: what was refused stays refused.
-        this.lastIdBeforeGoAway = first ? frame.id : Math.min(this.lastIdBeforeGoAway as number, frame.id);
-        if (first) this.onGoAway(this);
+        this.onGoAway(frame.id);
         return;
       }
       default:
@@ -308,13 +333,12 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
     const calls = [...this.calls.values()];
     this.calls.clear();
     const closed = connectionLost(reason);
+    const written = this.connection.batchesWritten;
     for (const call of calls) {
       call.release();
-      try {
-        call.observer.error(closed);
-      } catch (err) {
-        this.reportObserverError(new ObserverError(err));
-      }
+      // Still in the batch the connection dropped: not a byte of it reached the server.
+      if (call.batch === written && this.events.reroute(call, closed)) continue;
+      this.failSettled(call, closed);
     }
     // A ping the connection took down with it fails like a call: an RTT is never NaN.
     for (const ping of this.pings.values()) ping.reject(closed);
@@ -345,6 +369,72 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
     mark();
   }
 
+  /**
+   * The server retires this connection. Its GoAway names the highest call id it accepted:
+   * calls above it were sent after the server stopped accepting, so it refuses them unhandled,
+   * and they move to another session now rather than after a round trip.
+   */
+  private onGoAway(id: number): void {
+    const first = this.lastIdBeforeGoAway === undefined;
+    // A second GoAway (none is expected) may only lower the id: what was refused stays refused.
+    const lastId = first ? id : Math.min(this.lastIdBeforeGoAway as number, id);
+    this.lastIdBeforeGoAway = lastId;
+    if (first) this.lastIdSentBeforeGoAway = this.nextId - 1;
+    if (first) this.events.onGoAway(this);
+    if (this.idsWrapped) return;
+    const refused = new RemoteError({ code: RefusedError.code, message: 'sent after the server stopped accepting calls (GoAway)' });
+    for (const call of [...this.calls.values()]) {
+      if (call.id <= lastId) continue;
+      this.settle(call.id);
+      if (!this.events.reroute(call, refused)) this.failSettled(call, refused);
+    }
+  }
+
+  /**
+   * Whether `call` went out before this session heard GoAway: only those are the channel's to
+   * move (it never sends on a retired session; a call someone sent here afterwards stays here,
+   * and its refusal is its answer). Past a wrap of the ids, every call counts as one.
+   */
+  private sentBeforeGoAway(call: PendingCall): boolean {
+    return this.idsWrapped || call.id <= this.lastIdSentBeforeGoAway;
+  }
+
+  /** Queues the call's request under a new id; false (its observer told why) if it could not be queued. */
+  private send(call: PendingCall, timeoutMs: number): boolean {
+    const meta = call.frame.meta;
+    const problem = meta === undefined ? undefined : metaProblem(meta);
+    if (problem !== undefined) {
+      call.observer.error(new InvalidMetadataError(problem));
+      return false;
+    }
+    const id = this.allocateId();
+    call.frame.id = id;
+    // Observed once, when first sent (a moved call keeps its observer, and its diagnostics).
+    // (Its budget as the caller gave it: the remaining one is set below.)
+    if (call.moves === 0 && callsObserved()) call.observer = new ObservedClientCall(this.connection, call.frame, call.observer);
+    if (timeoutMs !== call.budgetMs) call.frame.timeoutMs = timeoutMs > 0 ? timeoutMs : undefined;
+    if (this.profile.callerChoosesUnary) call.unary = call.options?.stream !== true;
+    // Credit is per connection: a fresh window here, granted by the consumer itself only where the profile has Credit.
+    call.paced = call.consumer !== undefined && this.grantsCredit;
+    call.ungranted = 0;
+    call.batch = this.connection.batchesWritten;
+    try {
+      this.connection.send(call.frame);
+    } catch (err) {
+      call.observer.error(err as Error);
+      return false;
+    }
+    call.id = id;
+    call.owner = this;
+    call.settled = false;
+    this.calls.set(id, call);
+    if (timeoutMs > 0) call.armDeadline(timeoutMs);
+    const signal = call.options?.signal;
+    if (signal !== undefined) call.listen(signal);
+    call.consumer?.started(call);
+    return true;
+  }
+
   private settle(id: number): PendingCall | undefined {
     const call = this.calls.get(id);
     if (call === undefined) return undefined;
@@ -369,10 +459,18 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
         // The queue is full or the connection is going: the server learns of it when the connection ends.
       }
     }
+    // From a timer or an abort listener, a throw would be uncaught.
+    this.failSettled(call, reason);
+  }
+
+  /**
+   * Tells a settled call's observer why it failed. A throw from it is reported, not thrown:
+   * the caller may be a timer, or a loop that still owes other calls their answer.
+   */
+  private failSettled(call: PendingCall, reason: Error): void {
     try {
       call.observer.error(reason);
     } catch (err) {
-      // From a timer or an abort listener, a throw would be uncaught.
       this.reportObserverError(new ObserverError(err));
     }
   }
@@ -419,7 +517,12 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
     let id = this.nextId;
     const max = this.profile.maxCallId;
     while (this.calls.has(id)) id = id >= max ? 1 : id + 1;
-    this.nextId = id >= max ? 1 : id + 1;
+    if (id >= max) {
+      this.idsWrapped = true;
+      this.nextId = 1;
+    } else {
+      this.nextId = id + 1;
+    }
     return id;
   }
 
@@ -430,7 +533,6 @@ export class ClientSession implements Reactor<RpcFrame>, CallCanceller {
   }
 }
 
-/** Frames whose id is a call's (Ping and Pong ids are the pings' own, GoAway's a watermark). */
 function isCallFrame(code: ControlCode): boolean {
   return code !== ControlCode.Ping && code !== ControlCode.Pong && code !== ControlCode.GoAway;
 }

@@ -1,5 +1,5 @@
 import { ConnectionClosedError } from '../../../src/core/errors.js';
-import { ClientSession, type RpcConnection } from '../../../src/rpc/client/session.js';
+import { ClientSession, type RpcConnection, type SessionEvents } from '../../../src/rpc/client/session.js';
 import { ControlCode, type RpcFrame } from '../../../src/rpc/index.js';
 
 /** A connection that refuses every send, as one that is closing does. */
@@ -19,10 +19,15 @@ function refusingConnection(): { conn: RpcConnection; sent: RpcFrame[]; destroye
   return { conn: conn as unknown as RpcConnection, sent, destroyedWith };
 }
 
+/** Session events that report GoAway to `onGoAway` and never reroute. */
+function events(onGoAway: (session: ClientSession) => void = () => {}): SessionEvents {
+  return { onGoAway, reroute: () => false };
+}
+
 describe('ClientSession', () => {
   it('is built with its connection', () => {
     const { conn } = refusingConnection();
-    const session = new ClientSession(conn, 0, () => {});
+    const session = new ClientSession(conn, 0, events());
     expect(session.conn).toBe(conn);
     expect(session.usable).toBe(false);
     expect(session.toldToGoAway).toBe(false);
@@ -30,7 +35,7 @@ describe('ClientSession', () => {
 
   it('does not answer a Ping while its connection is closing: nothing is sent, nothing thrown, the connection is not destroyed', () => {
     const { conn, sent, destroyedWith } = refusingConnection();
-    const session = new ClientSession(conn, 0, () => {});
+    const session = new ClientSession(conn, 0, events());
     expect(() => session.onMessage({ id: 7, code: ControlCode.Ping })).not.toThrow();
     expect(sent).toEqual([]);
     expect(destroyedWith).toEqual([]);
@@ -39,7 +44,7 @@ describe('ClientSession', () => {
   it('answers a Ping it cannot send on an open connection without throwing into the reactor: the connection is destroyed with the send error', () => {
     const { conn, sent, destroyedWith } = refusingConnection();
     (conn as unknown as { state: string }).state = 'open';
-    const session = new ClientSession(conn, 0, () => {});
+    const session = new ClientSession(conn, 0, events());
     expect(() => session.onMessage({ id: 7, code: ControlCode.Ping })).not.toThrow();
     expect(sent).toEqual([{ id: 7, code: ControlCode.Pong }]);
     expect(destroyedWith).toHaveLength(1);
@@ -49,7 +54,7 @@ describe('ClientSession', () => {
   it('proves its connection with the first frame from the server, not by opening', async () => {
     const { conn } = refusingConnection();
     (conn as unknown as { state: string }).state = 'open';
-    const session = new ClientSession(conn, 0, () => {});
+    const session = new ClientSession(conn, 0, events());
     let proven = false;
     void session.proven.then(() => (proven = true));
     await Promise.resolve();
@@ -64,7 +69,7 @@ describe('ClientSession', () => {
     const { conn } = refusingConnection();
     (conn as unknown as { state: string }).state = 'open';
     const retired: ClientSession[] = [];
-    const session = new ClientSession(conn, 0, (s) => retired.push(s));
+    const session = new ClientSession(conn, 0, events((s) => retired.push(s)));
     expect(session.usable).toBe(true);
     session.onMessage({ id: 0, code: ControlCode.GoAway });
     expect(session.usable).toBe(false);
@@ -76,7 +81,7 @@ describe('ClientSession', () => {
     const { conn } = refusingConnection();
     (conn as unknown as { state: string }).state = 'open';
     const retired: ClientSession[] = [];
-    const session = new ClientSession(conn, 0, (s) => retired.push(s));
+    const session = new ClientSession(conn, 0, events((s) => retired.push(s)));
     expect(session.goAwayLastId).toBeUndefined();
     session.onMessage({ id: 7, code: ControlCode.GoAway });
     expect(session.goAwayLastId).toBe(7);
