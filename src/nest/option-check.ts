@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../core/errors.js';
+import type { CallOptions } from '../rpc/client/call.js';
 import type { RpcClientOptions } from '../rpc/client/options.js';
 import type { RpcListenOptions, RpcServerSettings } from '../rpc/server/options.js';
 import { CLIENT_OPTION_KEYS, type NestPacketOptions, type ProtosocketClientSettings, type ProtosocketClientOptions, type ProtosocketServerOptions, SERVER_OPTION_KEYS } from './options.js';
@@ -37,6 +38,12 @@ const TCP_OPTIONS: Record<string, Record<Side, string>> = {
     ProtosocketServer: 'it is not supported: protosocket has its own framing; a different wire format is a `codec`',
   },
 };
+
+/**
+ * Options of each call (`send`'s third argument) that a user spreading calls over several
+ * servers may put on the client by mistake: refused with where they go.
+ */
+const PER_CALL_OPTIONS: ReadonlySet<string> = new Set<keyof CallOptions>(['waitForReady', 'affinityKey', 'retry']);
 
 /** What a Nest-side constructor needs: the RPC layer's options, and Nest's packet options apart. */
 export interface CheckedOptions<Rpc> {
@@ -81,6 +88,8 @@ function checkOptions<Rpc>(side: Side, options: object, known: Readonly<Record<s
       rpc.tls = value;
     } else if (Object.hasOwn(known, key)) {
       rpc[key] = value;
+    } else if (side === 'ProtosocketClient' && PER_CALL_OPTIONS.has(key)) {
+      throw new InvalidOptionError(key, `${side}: \`${key}\` is an option of each call, not of the client: send(pattern, data, { ${key} })`);
     } else {
       const tcp = TCP_OPTIONS[key]?.[side];
       throw new InvalidOptionError(

@@ -60,6 +60,32 @@ describe('options are validated at construction (§2 migration safety)', () => {
     expect(() => new ProtosocketClient({ path: '/tmp/x.sock' })).not.toThrow();
   });
 
+  it('a client with neither port, path, endpoints nor resolver fails at construction; any one of them is enough', () => {
+    expect(refusal(client({ host: '127.0.0.1', balancer: 'round-robin' })).message).toMatch(/port.*path.*endpoints.*resolver/);
+    expect(() => new ProtosocketClient({ endpoints: ['127.0.0.1:1', '127.0.0.2:1'] })).not.toThrow();
+    expect(() => new ProtosocketClient({ endpoints: { dns: 'localhost', port: 1 } })).not.toThrow();
+    expect(() => new ProtosocketClient({ resolver: async () => ['127.0.0.1:1'] })).not.toThrow();
+  });
+
+  it('the several-servers options are known keys; a misspelling of one is refused, named', () => {
+    const options = { endpoints: ['127.0.0.1:1'], balancer: 'pick-first', connectionsPerEndpoint: 2, resolveIntervalMs: 1000 };
+    expect(() => new ProtosocketClient(options as ProtosocketClientOptions)).not.toThrow();
+    expect(() => new ProtosocketClient({ resolver: async () => [], resolveIntervalMs: 500 })).not.toThrow();
+    expect(refusal(client({ endpoint: ['127.0.0.1:1'] })).option).toBe('endpoint');
+    expect(refusal(client({ endpoints: ['127.0.0.1:1'], connectionsPerEndPoint: 2 })).option).toBe('connectionsPerEndPoint');
+  });
+
+  it.each([['waitForReady', false], ['affinityKey', 'user-1'], ['retry', { attempts: 3 }]])('%s is an option of each call: on the client it is refused with where it goes', (option, value) => {
+    const error = refusal(client({ endpoints: ['127.0.0.1:1'], [option]: value }));
+    expect(error.option).toBe(option);
+    expect(error.message).toContain(`send(pattern, data, { ${option} })`);
+  });
+
+  it('the RPC client\'s own checks still apply under Nest: a mix of forms, a bad balancer', () => {
+    expect(refusal(client({ port: 1, endpoints: ['127.0.0.1:1'] })).option).toBe('endpoints');
+    expect(refusal(client({ endpoints: ['127.0.0.1:1'], balancer: 'random' })).option).toBe('balancer');
+  });
+
   it('through ClientsModule.register({ customClass }), a bad option fails where the module is declared', () => {
     const register = () => ClientsModule.register([{ name: 'BAD', customClass: ProtosocketClient, options: { port: 1, maxBufferSize: 10 } }]);
     expect(refusal(register).option).toBe('maxBufferSize');

@@ -33,7 +33,10 @@ describe('spreading calls over endpoints', () => {
     const { servers, port, close } = await workServers(3);
     const client = clientOf(endpointsOf(servers, port));
     try {
+      // connect() resolves with the first ready endpoint: the load starts once all three are,
+      // or the first one ready takes the whole first burst (64 calls) alone.
       await client.connect();
+      await within(waitForStatusAll(client), 5000, 'three ready subchannels');
       const results = await within(runLoad(900, 64, () => client.call('work', 1)), 20_000, 'the load');
       expect(failureCodes(results)).toEqual({});
       for (const server of servers) {
@@ -51,6 +54,7 @@ describe('spreading calls over endpoints', () => {
     const client = clientOf(endpointsOf(servers, port));
     try {
       await client.connect();
+      await within(waitForStatusAll(client), 5000, 'three ready subchannels');
       const results = await within(runLoad(600, 64, () => client.call('work', 4)), 30_000, 'the load');
       expect(failureCodes(results)).toEqual({});
       const [fast1, fast2, slow] = servers.map((server) => server.calls) as [number, number, number];
@@ -300,6 +304,62 @@ describe('calls that move instead of failing', () => {
       expect(codeOf(await rejection(client.call('fail', 0, { retry: { attempts: 5 } })))).toBe('ERR_REMOTE');
       expect((servers[0] as (typeof servers)[number]).calls).toBe(1);
       expect(codeOf(await rejection(client.call('fail', 0, { retry: { attempts: 0 } })))).toBe('ERR_INVALID_OPTION');
+    } finally {
+      await client.close();
+      await close();
+    }
+  });
+});
+
+describe('close() with several endpoints (not terminal, as Transport.TCP)', () => {
+  it('the next call connects to every endpoint again, and calls spread over all of them', async () => {
+    const { servers, port, close } = await workServers(3);
+    const client = clientOf(endpointsOf(servers, port), { balancer: 'round-robin' });
+    try {
+      await client.connect();
+      await within(waitFor(() => client.readySubchannels === 3), 2000, 'three ready subchannels');
+      await client.close();
+      expect(client.status).toBe('closed');
+      await within(waitFor(() => servers.every((server) => server.server.connectionCount === 0)), 2000, 'the old connections to close');
+
+      expect(await client.call('work', 0)).toMatch(/^s[123]$/);
+      await within(waitFor(() => client.readySubchannels === 3), 2000, 'three ready subchannels again');
+      expect(client.subchannelCount).toBe(3);
+      const before = servers.map((server) => server.calls);
+      for (let i = 0; i < 30; i++) await client.call('work', 0);
+      expect(servers.map((server, i) => server.calls - (before[i] as number))).toEqual([10, 10, 10]);
+      // One new connection to each.
+      expect(servers.map((server) => server.sockets.length)).toEqual([2, 2, 2]);
+    } finally {
+      await client.close();
+      await close();
+    }
+  });
+
+  it('close() fails the calls waiting on a resolution with ERR_CLIENT_CLOSED; the next call asks the resolver again', async () => {
+    const { servers, port, close } = await workServers(2);
+    const held = deferred<string[]>();
+    let resolutions = 0;
+    const client = new RpcClient({
+      // The first answer is held until the test lets it go; later ones come at once.
+      resolver: () => (++resolutions === 1 ? held.promise : Promise.resolve(endpointsOf(servers, port))),
+      resolveIntervalMs: 60_000,
+      reconnect: quickReconnect,
+    });
+    try {
+      const waiting = rejection(client.call('work', 0));
+      expect(client.status).toBe('connecting');
+      void client.close();
+      expect(codeOf(await waiting)).toBe('ERR_CLIENT_CLOSED');
+
+      // Reopened, it does not wait on the resolution close() gave up.
+      expect(await client.call('work', 0)).toMatch(/^s[12]$/);
+      expect(resolutions).toBe(2);
+      // That one's answer, landing late, changes nothing.
+      held.resolve([]);
+      await nextTurn();
+      expect(await client.call('work', 0)).toMatch(/^s[12]$/);
+      expect(client.subchannelCount).toBe(2);
     } finally {
       await client.close();
       await close();

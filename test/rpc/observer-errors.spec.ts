@@ -1,6 +1,7 @@
-import { ControlCode } from '../../src/rpc/index.js';
+import { ControlCode, RpcClient } from '../../src/rpc/index.js';
 import { deferred } from '../helpers/async.js';
-import { codeOf } from '../helpers/errors.js';
+import { codeOf, rejection } from '../helpers/errors.js';
+import { unusedPort } from '../helpers/net.js';
 import { rpcPair } from './support.js';
 
 /** The caller's observer is user code: a throw from it fails that one call, never the connection. */
@@ -80,6 +81,31 @@ describe('a throwing observer', () => {
       expect(client.currentSession?.conn).toBe(conn);
     } finally {
       await dispose();
+    }
+  });
+});
+
+describe('a throwing observer of a call that waited for a connection', () => {
+  it('in error(): reported as the client\'s "error" event (ERR_OBSERVER); the other waiting calls still get their error', async () => {
+    const client = new RpcClient({ port: await unusedPort(), reconnect: false });
+    const reported = deferred<Error>();
+    client.on('error', (err) => {
+      if (codeOf(err) === 'ERR_OBSERVER') reported.resolve(err);
+    });
+    try {
+      client.open('echo', 1, {
+        next: () => {},
+        complete: () => {},
+        error: () => {
+          throw new Error('error bug');
+        },
+      });
+      const other = rejection(client.call('echo', 2));
+      expect(codeOf(await other)).toBe('ECONNREFUSED');
+      const error = await reported.promise;
+      expect((error.cause as Error).message).toBe('error bug');
+    } finally {
+      await client.close();
     }
   });
 });

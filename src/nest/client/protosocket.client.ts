@@ -23,7 +23,7 @@ const SETTLED: CallHandle = { cancel() {}, unsubscribe() {} };
 
 /**
  * A NestJS `ClientProxy` over the protosocket RPC protocol: every `send` is multiplexed over
- * one connection, and unsubscribing before the reply completes sends Cancel, so the server's
+ * one connection (per endpoint, with several servers), and unsubscribing before the reply completes sends Cancel, so the server's
  * handler is torn down too.
  *
  * Errors surface as with Nest's TCP transport: the server's error body (what its exception
@@ -53,7 +53,7 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
     errorOf = (client, err) => client.serializeError(err);
   }
 
-  /** Throws ERR_INVALID_OPTION for an option it does not take, and without a `port` or `path`. */
+  /** Throws ERR_INVALID_OPTION for an option it does not take, and without a `port`, `path`, `endpoints` or `resolver`. */
   constructor(options: ProtosocketClientOptions = {}) {
     super();
     const { rpc, packet } = checkClientOptions(options);

@@ -88,6 +88,11 @@ export class Channel implements CallOwner {
   /** Asked to connect at least once: new endpoints connect as they appear. */
   private active = false;
   private resolving = false;
+  /**
+   * Counts the closes: a resolution started before the latest close() is given up, its answer
+   * (landing closed, or after a reopen that asked again) moves nothing.
+   */
+  private epoch = 0;
   private lastResolveAt = -Infinity;
   private resolveTimer: NodeJS.Timeout | undefined = undefined;
   /** Several endpoints, or a dynamic source: an endpoint that never answered may be starting, so it is retried. */
@@ -252,6 +257,9 @@ export class Channel implements CallOwner {
     if (this.closed) return undefined;
     this.closed = true;
     this.active = false;
+    // A resolution under way is given up: reopening asks the source again rather than waiting on it.
+    this.epoch++;
+    this.resolving = false;
     this.readyList = [];
     this.only = undefined;
     clearInterval(this.resolveTimer);
@@ -413,12 +421,15 @@ export class Channel implements CallOwner {
     this.resolving = true;
     this.lastResolveAt = performance.now();
     this.updateStatus();
+    const epoch = this.epoch;
     this.config.source.resolve().then(
       (endpoints) => {
+        if (epoch !== this.epoch) return;
         this.resolving = false;
         this.apply(endpoints);
       },
       (err: unknown) => {
+        if (epoch !== this.epoch) return;
         this.resolving = false;
         if (this.closed) return;
         this.lastError = err as Error;
