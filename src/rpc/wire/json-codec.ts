@@ -196,12 +196,19 @@ function decodePattern(buffer: Buffer, at: number, length: number): string {
 // Patterns repeat: their UTF-8 bytes are cached, within a bound.
 const patternCache = new BoundedCache<string, Buffer>(1024);
 
+/**
+ * Longer patterns are encoded each time, not cached: V8 hashes a string of more than 16,383
+ * characters by its length alone, so a Map of long keys of one length degrades to a linear scan
+ * (2,000 distinct 60 KiB patterns took seconds). Routes are short; 256 is far above any.
+ */
+const CACHED_PATTERN_CHARS = 256;
+
 function encodePattern(pattern: string): Buffer {
-  let bytes = patternCache.get(pattern);
+  let bytes = pattern.length <= CACHED_PATTERN_CHARS ? patternCache.get(pattern) : undefined;
   if (bytes === undefined) {
     bytes = Buffer.from(pattern, 'utf8');
     if (bytes.length > MAX_PATTERN_BYTES) throw EncodeError.withReason(`pattern of ${bytes.length} bytes exceeds ${MAX_PATTERN_BYTES}`);
-    patternCache.set(pattern, bytes);
+    if (pattern.length <= CACHED_PATTERN_CHARS) patternCache.set(pattern, bytes);
   }
   return bytes;
 }
