@@ -15,6 +15,9 @@ export {
   type RpcClientOptions,
   type RpcClientSettings,
   type RpcClientStatus,
+  type RpcEndpointPing,
+  type RpcEndpointState,
+  type RpcPingEachOptions,
 } from './client/client.js';
 export type { BalancerName } from './client/balancer.js';
 export type { DnsEndpoint, EndpointResolver, EndpointSpec } from './client/resolver.js';

@@ -1,6 +1,7 @@
 // nestjs-protosocket/health: @nestjs/terminus indicators. Needs @nestjs/terminus.
 export {
   ProtosocketHealthIndicator,
+  type ProtosocketEndpointHealth,
   type ProtosocketPingCheckOptions,
   type ProtosocketPingDetails,
   type ProtosocketPingTarget,

@@ -95,6 +95,8 @@ export class Channel implements CallOwner {
   private epoch = 0;
   private lastResolveAt = -Infinity;
   private resolveTimer: NodeJS.Timeout | undefined = undefined;
+  /** Probes waiting on a subchannel's state or the source's answer (see `watch`); empty but while a probe runs. */
+  private readonly watchers = new Set<() => void>();
   /** Several endpoints, or a dynamic source: an endpoint that never answered may be starting, so it is retried. */
   private readonly persistent: boolean;
   private readonly picker: Picker;
@@ -131,6 +133,34 @@ export class Channel implements CallOwner {
 
   get subchannelCount(): number {
     return this.subchannels.length;
+  }
+
+  /** The subchannels of the endpoints the source names now, in its order (for probes: endpoint-probe.ts). */
+  get endpoints(): readonly Subchannel[] {
+    return this.subchannels;
+  }
+
+  /** No endpoint is known yet and the source is being asked: a probe waits for its answer. */
+  get awaitingEndpoints(): boolean {
+    return this.resolving && this.subchannels.length === 0;
+  }
+
+  /**
+   * Someone wants every endpoint connected (a probe): reopens after close(), and starts an
+   * attempt on every subchannel neither ready nor connecting, as a waiting call does.
+   */
+  connectAll(): void {
+    this.reopen();
+    this.kick();
+  }
+
+  /**
+   * Calls `listener` after every change a probe waits on: a current subchannel's state, the
+   * source's answer or its failure. Returns the unsubscribe.
+   */
+  watch(listener: () => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
   }
 
   /** A session that takes calls now, chosen by the balancer (or by `options.affinityKey`), or undefined. */
@@ -270,6 +300,7 @@ export class Channel implements CallOwner {
     this.setStatus('closed');
     const closed = new ClientClosedError();
     this.failWaiters(() => closed, true);
+    this.notifyWatchers();
     return retired;
   }
 
@@ -352,6 +383,7 @@ export class Channel implements CallOwner {
     this.updateStatus();
     if (state === 'ready') this.serveWaiters();
     this.settleHopeless();
+    this.notifyWatchers();
   }
 
   private refreshReady(): void {
@@ -436,6 +468,7 @@ export class Channel implements CallOwner {
         this.listener.onError(err as Error);
         this.updateStatus();
         this.settleHopeless();
+        this.notifyWatchers();
       },
     );
   }
@@ -474,6 +507,12 @@ export class Channel implements CallOwner {
     if (this.active) for (const subchannel of added) subchannel.connect();
     this.updateStatus();
     this.settleHopeless();
+    this.notifyWatchers();
+  }
+
+  private notifyWatchers(): void {
+    if (this.watchers.size === 0) return;
+    for (const watcher of [...this.watchers]) watcher();
   }
 
   private createSubchannel(endpoint: ResolvedEndpoint, key: string): Subchannel {

@@ -8,19 +8,21 @@ import { CallResult } from './call-result.js';
 import { CallStream } from './call-stream.js';
 import { Channel, type ChannelState } from './channel.js';
 import { connectSession, type DialTarget } from './connect-session.js';
+import { callRoundTrip, pingRoundTrip, probeEach, type RpcEndpointPing, type RpcPingEachOptions } from './endpoint-probe.js';
 import { createCall, type PacedConsumer } from './pending-call.js';
 import { EndpointSource } from './resolver.js';
 import { invalidRetryPolicy, RetryingCall } from './retry.js';
 import type { ClientSession } from './session.js';
-import { CancelledError } from '../errors.js';
+import { CancelledError, UnsupportedByProfileError } from '../errors.js';
 import { ControlCode } from '../wire/control-code.js';
 import { keepaliveSettings } from '../keepalive.js';
 import type { Metadata, RpcFrame } from '../wire/frame.js';
 import { jsonCodec } from '../wire/json-codec.js';
-import { codecFor, profileOf } from '../wire/profile.js';
+import { codecFor, profileOf, type WireProfile } from '../wire/profile.js';
 import type { RpcClientOptions } from './options.js';
 
 export type { RpcClientEndpoints, RpcClientOptions, RpcClientSettings } from './options.js';
+export type { RpcEndpointPing, RpcEndpointState, RpcPingEachOptions } from './endpoint-probe.js';
 
 /** The client's connection state; the transitions are drawn in channel.ts. */
 export type RpcClientStatus = ChannelState;
@@ -57,12 +59,14 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   private readonly streamHighWaterMark: number;
   private readonly closeTimeoutMs: number;
   private readonly defaultTimeoutMs: number;
+  private readonly profile: WireProfile;
 
   constructor(options: RpcClientOptions = {}) {
     super();
     // Every option that is not where the servers are or how to spread calls over them is how to dial each one.
     const { endpoints, resolver, host, port, path, balancer, connectionsPerEndpoint, resolveIntervalMs, ...settings } = options;
     const profile = profileOf(options.protocol);
+    this.profile = profile;
     const codec: Codec<RpcFrame, RpcFrame> = codecFor(options.codec ?? jsonCodec, profile);
     this.defaultTimeoutMs = options.timeoutMs ?? 0;
     this.streamHighWaterMark = options.streamHighWaterMark ?? 1024;
@@ -167,6 +171,31 @@ export class RpcClient extends EventEmitter<RpcClientEvents> {
   /** Round trip time to the server in ms. Rejects with ERR_UNSUPPORTED_BY_PROFILE under the protosocket-rpc profile. */
   async ping(): Promise<number> {
     return (await this.channel.ready()).ping();
+  }
+
+  /**
+   * One round trip on every connection the client has, one entry per endpoint connection in
+   * the endpoints' order, each with its state and round-trip time or why it did not answer
+   * (see `RpcEndpointPing`): what a health check reports. Connects first, as a call would
+   * (after close() too): every connection neither ready nor connecting gets an attempt now,
+   * its backoff delay notwithstanding, and is waited for; one that fails is reported with its
+   * error. A dynamic source's first resolution is waited for. Everything within `timeoutMs`
+   * (default 1000): what has not answered by then is reported with ERR_DEADLINE_EXCEEDED.
+   * The round trip is a Ping, or with `pattern` a call through a handler.
+   *
+   * Rejects only, at once and connecting nothing, with ERR_UNSUPPORTED_BY_PROFILE when no
+   * `pattern` is given under the protosocket-rpc profile (it has no Ping), and with
+   * ERR_INVALID_OPTION for a `timeoutMs` that is not a positive number.
+   */
+  pingEach(options: RpcPingEachOptions = {}): Promise<RpcEndpointPing[]> {
+    const { pattern } = options;
+    const timeoutMs = options.timeoutMs ?? 1000;
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) return Promise.reject(new InvalidOptionError('timeoutMs', `timeoutMs: ${String(timeoutMs)} is not a positive number`));
+    if (pattern === undefined && !this.profile.sends(ControlCode.Ping)) {
+      return Promise.reject(new UnsupportedByProfileError(`the ${this.profile.protocol} protocol has no Ping: give a \`pattern\` to call on each endpoint instead`));
+    }
+    const roundTrip = pattern === undefined ? pingRoundTrip : callRoundTrip(pattern, options.data ?? {}, timeoutMs);
+    return probeEach(this.channel, roundTrip, timeoutMs);
   }
 
   /**
