@@ -37,13 +37,14 @@ import {
   isTelemetryMode,
   isWorkloadName,
   planFor,
+  serversOf,
   telemetryOf,
 } from './lib/config.js';
 import type { WorkloadResult } from './lib/ipc.js';
 import { type PairOutcome, runPair } from './lib/pair.js';
 import { killAll } from './lib/processes.js';
 import { DRIVER_NAMES, type DriverName, isDriverName } from './lib/registry.js';
-import { type RunMeta, formatLatency, formatValue, renderMarkdown, summarize, targetLines, telemetryLines } from './lib/report.js';
+import { type RunMeta, formatLatency, formatValue, renderMarkdown, severalServersLines, summarize, targetLines, telemetryLines } from './lib/report.js';
 import { pairsFor } from './lib/schedule.js';
 import { summarizeProfile } from './profile-summary.js';
 
@@ -140,7 +141,7 @@ async function main(): Promise<number> {
           skipped.push(`${driver} ${pair.label} rep ${rep}`);
           continue;
         }
-        const outcome = await runPair(driver, rep, pair.specs, { codec: pair.codec, telemetry: pair.telemetry, onResult: (result) => console.log(progressLine(driver, rep, result)) });
+        const outcome = await runPair(driver, rep, pair.specs, { codec: pair.codec, telemetry: pair.telemetry, servers: pair.servers, onResult: (result) => console.log(progressLine(driver, rep, result)) });
         if (outcome.failure !== undefined) {
           const where = outcome.failure.workload === undefined ? '' : ` in ${outcome.failure.workload}`;
           console.log(`  ${driver} ${pair.label} rep ${rep} FAILED${where}: ${outcome.failure.error.split('\n').slice(0, 3).join('\n    ')}`);
@@ -169,6 +170,8 @@ async function main(): Promise<number> {
   console.log(targetLines(summary).join('\n'));
   const telemetry = telemetryLines(summary);
   if (telemetry.length > 0) console.log(`\ntelemetry, over telemetry off:\n${telemetry.join('\n')}`);
+  const spread = severalServersLines(summary);
+  if (spread.length > 0) console.log(`\nseveral servers (W9), over one server:\n${spread.join('\n')}`);
   console.log(`\nwrote ${join(outDir, 'latest.md')}, latest.json, chart.svg in ${meta.totalSeconds.toFixed(1)} s`);
   const problems = [
     ...summary.failures.map((f) => `${f.driver} rep ${f.rep}: ${f.error.split('\n')[0]}`),
@@ -200,6 +203,7 @@ async function profile(options: Options, specs: WorkloadSpec[]): Promise<number>
   const outcome = await runPair(driver, 1, specs, {
     codec: spec.codec ?? 'json',
     telemetry: telemetryOf(spec),
+    servers: serversOf(spec),
     profile: { dir, name, intervalUs: PROFILE_INTERVAL_US, ...(clientName === undefined ? {} : { clientName }) },
     onResult: (result) => console.log(progressLine(driver, 1, result)),
   });
@@ -220,6 +224,11 @@ function progressLine(driver: DriverName, rep: number, r: WorkloadResult): strin
   if (r.mbPerSec !== undefined && r.workload.startsWith('w3')) parts.push(`${r.mbPerSec.toFixed(0).padStart(5)} MB/s`);
   if (r.latencyUs !== undefined) parts.push(`p50 ${formatLatency(r.latencyUs.p50)}`, `p99 ${formatLatency(r.latencyUs.p99)}`);
   if (r.fleet !== undefined) parts.push(`${r.fleet.connections} connections in ${r.fleet.processes} processes`);
+  const perServer = r.server.perServer;
+  if (perServer !== undefined) {
+    const total = perServer.reduce((sum, server) => sum + server.requests, 0);
+    parts.push(`requests per server ${perServer.map((server) => `${((100 * server.requests) / Math.max(1, total)).toFixed(0)}%`).join(' / ')}`);
+  }
   if (r.idle !== undefined) {
     const kib = r.idle.perConnectionKiB;
     parts.push(

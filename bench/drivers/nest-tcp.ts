@@ -19,11 +19,11 @@ const HOST = '127.0.0.1';
 const EMIT_HIGH_WATER_MARK = 1024 * 1024;
 
 export const driver: Driver = {
-  async startServer(hooks, options) {
+  async startServer(hooks, options, host) {
     requireJson('nest-tcp', options);
     const app = await NestFactory.createMicroservice<MicroserviceOptions>(BenchAppModule.forRoot(hooks), {
       transport: Transport.TCP,
-      options: { host: HOST, port: 0 },
+      options: { host, port: 0 },
       logger: false,
     });
     await app.listen();

@@ -16,7 +16,7 @@ const EMIT_HIGH_WATER_MARK = 1024 * 1024;
 const MAX_ID = 0xffff_ffff;
 
 export const driver: Driver = {
-  async startServer(hooks, options) {
+  async startServer(hooks, options, host) {
     requireJson('raw-net', options);
     const sockets = new Set<net.Socket>();
     const server = net.createServer({ noDelay: true }, (socket) => {
@@ -50,7 +50,7 @@ export const driver: Driver = {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: HOST, port: 0 }, () => resolve());
+      server.listen({ host, port: 0 }, () => resolve());
     });
     return {
       port: (server.address() as AddressInfo).port,

@@ -2,8 +2,8 @@
  * A hand-written SVG chart of a run (no dependencies), shown by the README:
  *
  *   1. throughput per workload, each transport relative to Nest TCP (log2 scale)
- *   2. the same for the call styles a user writes, the other codecs, 1,000 connections (W6)
- *      and 4,096 calls in flight (W8)
+ *   2. the same for the call styles a user writes, the other codecs, 1,000 connections (W6),
+ *      4,096 calls in flight (W8) and one client over 3 servers (W9)
  *   3. W1 latency percentiles in µs (log scale, so p50 and p99.9 fit one axis), callback and
  *      awaited calls
  *   4. W7: server memory per idle connection (KiB) and the time to accept them all
@@ -51,6 +51,7 @@ const VARIANTS: Group[] = [
   { figure: 'w2-protobuf.rate', label: 'W2 protobuf' },
   { figure: 'w6.rate', label: 'W6 1,000 conns' },
   { figure: 'w8.rate', label: 'W8 4,096 in flight' },
+  { figure: 'w9-3.rate', label: 'W9 3 servers' },
 ];
 
 const LATENCY: Group[] = [

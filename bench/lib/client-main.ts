@@ -1,7 +1,7 @@
 /**
  * The load-generator process: waits for the orchestrator's `run` message, installs the pair's
- * telemetry, connects the driver's client to the server process, runs the workloads in order and reports one result
- * per workload. Control requests (begin/end of a measured window) go to the server process
+ * telemetry, connects the driver's client to the (first) server process, runs the workloads in order and reports one result
+ * per workload. Control requests (begin/end of a measured window) go to the server processes
  * through the orchestrator.
  */
 import 'reflect-metadata';
@@ -17,7 +17,7 @@ class ParentControl implements ServerControl {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
 
-  ask<K extends ControlOp>(op: K, arg: ControlOps[K]['arg']): Promise<ControlOps[K]['value']> {
+  ask<K extends ControlOp>(op: K, arg: ControlOps[K]['arg'], servers?: number): Promise<ControlOps[K]['value']> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -25,7 +25,7 @@ class ParentControl implements ServerControl {
         reject(new Error(`control request ${op} got no answer within ${LIMITS.controlMs} ms`));
       }, LIMITS.controlMs + extraWait(op, arg));
       this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      sendToParent({ t: 'ask', id, op, arg });
+      sendToParent({ t: 'ask', id, op, arg, ...(servers === undefined ? {} : { servers }) });
     });
   }
 
@@ -57,8 +57,10 @@ async function run(job: Extract<ToClient, { t: 'run' }>, control: ParentControl)
   const telemetry = await installTelemetry(job.telemetry);
   const driver = await loadDriver(job.driver);
   const options = { codecName: job.codec, codec: await loadCodec(job.codec) };
-  const client = await driver.connect(job.port, options);
-  const context: WorkloadContext = { driverName: job.driver, driver, options, port: job.port, client, control };
+  const main = job.endpoints[0];
+  if (main === undefined) throw new Error('no server to connect to');
+  const client = await driver.connect(main.port, options);
+  const context: WorkloadContext = { driverName: job.driver, driver, options, port: main.port, endpoints: job.endpoints, client, control };
   for (const spec of job.specs) {
     try {
       const result = await runWorkload(spec, context);

@@ -4,7 +4,8 @@
  *
  * Workloads run in pairs of processes (lib/pair.ts). The ones that share a codec and a
  * telemetry mode run in one pair, in order; `isolated` ones get a pair of their own, so their memory figures start from
- * a fresh server process (lib/schedule.ts groups them).
+ * a fresh server process; those against several servers (W9) share a pair with that many
+ * server processes (lib/schedule.ts groups them).
  */
 import type { DriverName } from './registry.js';
 
@@ -28,6 +29,8 @@ export const WORKLOAD_NAMES = [
   'w4-channels',
   'w2-otel',
   'w4-otel',
+  'w9-2',
+  'w9-3',
 ] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 
@@ -52,6 +55,8 @@ export const WORKLOAD_LABELS: Record<WorkloadName, string> = {
   'w4-otel': 'W4 OTel SDK on',
   w6: 'W6',
   w7: 'W7',
+  'w9-2': 'W9 2 servers',
+  'w9-3': 'W9 3 servers',
 };
 
 /**
@@ -129,6 +134,13 @@ interface SpecBase {
    * telemetry off when absent. `--workloads <of>` selects it too.
    */
   telemetry?: { readonly mode: Exclude<TelemetryMode, 'off'>; readonly of: WorkloadName };
+  /**
+   * Server processes, each listening on a loopback address of its own (`serverHost`), that one
+   * client of the workload's own spreads its calls over (`endpoints`, balancer p2c); one when
+   * absent. The workloads with more than one share a pair with as many servers as the most any
+   * of them needs (lib/schedule.ts); each asks only its first `servers` (lib/relay.ts).
+   */
+  servers?: number;
 }
 
 /** Closed loop: `inFlight` echo requests outstanding at all times on one connection. */
@@ -266,6 +278,16 @@ function fullPlan(): WorkloadSpec[] {
     drivers: PROTOSOCKET_DRIVERS,
     telemetry: TELEMETRY_VARIANTS[name],
   });
+  // W2 from one client of its own over 2 or 3 server processes on 127.0.0.1, .2, .3 (p2c).
+  const w9 = (servers: 2 | 3): RequestSpec => ({
+    ...w2,
+    name: `w9-${servers}`,
+    title: `W9 W2 from one client over ${servers} servers on separate loopback addresses (p2c)`,
+    drivers: PROTOSOCKET_DRIVERS,
+    servers,
+    warmup: { count: 100_000, ms: 300 },
+    measure: { count: 2_000_000, ms: 1_000 },
+  });
   return [
     {
       kind: 'requests',
@@ -387,6 +409,8 @@ function fullPlan(): WorkloadSpec[] {
       connectCapMs: 30_000,
       closeCapMs: 10_000,
     },
+    w9(2),
+    w9(3),
     // Last of a driver's pairs: when the run's time budget runs out, they go before its others.
     w2Telemetry('w2-channels'),
     w4Telemetry('w4-channels'),
@@ -464,7 +488,8 @@ export function workloadBudgetMs(spec: WorkloadSpec): number {
   const stall = STALL_MS;
   switch (spec.kind) {
     case 'requests':
-      return spec.warmup.ms + spec.measure.ms + 2 * stall;
+      // Against several servers the workload connects a client of its own first.
+      return spec.warmup.ms + spec.measure.ms + 2 * stall + (serversOf(spec) > 1 ? LIMITS.clientStartMs : 0);
     case 'events':
       return 2 * spec.capMs + stall;
     case 'stream':
@@ -474,6 +499,19 @@ export function workloadBudgetMs(spec: WorkloadSpec): number {
     case 'idle':
       return 2 * spec.connectCapMs + spec.settleMs + spec.closeCapMs + 2 * LIMITS.controlMs;
   }
+}
+
+/** The server processes a workload runs against (SpecBase.servers). */
+export function serversOf(spec: WorkloadSpec): number {
+  return spec.servers ?? 1;
+}
+
+/**
+ * Where server process `index` (0-based) of a pair listens: 127.0.0.1, 127.0.0.2, ... On Linux
+ * the whole of 127.0.0.0/8 is loopback, so each server has an address of its own, as replicas do.
+ */
+export function serverHost(index: number): string {
+  return `127.0.0.${index + 1}`;
 }
 
 /** Connections one server process holds at most in a workload (the load generator's main one included). */

@@ -41,6 +41,12 @@ export interface DriverServer {
   close(): Promise<void>;
 }
 
+/** Where a server process listens. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+}
+
 /** How a pair's server and clients are configured; the same on both ends. */
 export interface DriverOptions {
   /** The wire codec; only the protosocket drivers take another than JSON. */
@@ -70,8 +76,15 @@ export interface DriverClient {
 }
 
 export interface Driver {
-  startServer(hooks: ServerHooks, options: DriverOptions): Promise<DriverServer>;
+  /** Listens on `host` (a loopback address: lib/config.ts `serverHost`), on a port of the system's choosing. */
+  startServer(hooks: ServerHooks, options: DriverOptions, host: string): Promise<DriverServer>;
+  /** One client of the server on 127.0.0.1 at `port`. */
   connect(port: number, options: DriverOptions): Promise<DriverClient>;
+  /**
+   * One client of several servers, spreading its calls over them with the transport's own
+   * balancer (p2c). Absent where the transport has no such client (Nest TCP, raw net).
+   */
+  connectMany?(endpoints: readonly ServerAddress[], options: DriverOptions): Promise<DriverClient>;
 }
 
 /** For the drivers that have only their own framing. */

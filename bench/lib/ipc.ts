@@ -1,13 +1,14 @@
 /**
- * Messages between the orchestrator (run.ts) and its two children. The load generator never
- * talks to the server process directly: its control requests go through the orchestrator,
- * which owns both processes.
+ * Messages between the orchestrator (run.ts) and the children of a pair. The load generator
+ * never talks to a server process directly: its control requests go through the orchestrator,
+ * which owns every process (and, with several servers, asks each and merges their answers).
  *
  *   load generator ──ask(begin/end/waitEvents)──> orchestrator ──ask──> server
  *                  <──────────answer──────────────              <─answer─
  *                  ──result (one per workload)──> orchestrator
  */
 import type { Bound, CodecName, FleetSpec, TelemetryMode, WorkloadName, WorkloadSpec } from './config.js';
+import type { ServerAddress } from './driver.js';
 import type { DriverName } from './registry.js';
 
 /** Server-side figures for one measured window (between `begin` and `end`). */
@@ -20,6 +21,12 @@ export interface ServerWindow {
   peakRssBytes: number;
   /** Telemetry `otel`: the spans the server's SDK exported since start-up, flushed after the window. */
   exportedSpans?: number;
+  /**
+   * Against several server processes (W9): each one's requests and CPU, in the order of their
+   * addresses. The fields above are then their sum (CPU, requests, events, spans), the longest
+   * window, and the highest peak RSS of any one of them (lib/relay.ts).
+   */
+  perServer?: { requests: number; cpuUs: number }[];
 }
 
 export interface EventsReceived {
@@ -65,6 +72,8 @@ export interface Ask {
   id: number;
   op: ControlOp;
   arg: unknown;
+  /** Asks the pair's first `servers` server processes (their answers merged, lib/relay.ts); all of them when absent. */
+  servers?: number;
 }
 
 export type Answer = { t: 'answer'; id: number; ok: true; value: unknown } | { t: 'answer'; id: number; ok: false; error: string };
@@ -127,7 +136,8 @@ export interface IdleFigures {
 
 export type ToServer = Ask | { t: 'shutdown' };
 export type FromServer = { t: 'ready'; port: number; idleRssBytes: number } | Answer | { t: 'fatal'; error: string; workload?: WorkloadName };
-export type ToClient = { t: 'run'; driver: DriverName; codec: CodecName; telemetry: TelemetryMode; port: number; specs: WorkloadSpec[] } | Answer;
+/** `endpoints`: every server process of the pair, in order; the pair's client connects to the first. */
+export type ToClient = { t: 'run'; driver: DriverName; codec: CodecName; telemetry: TelemetryMode; endpoints: ServerAddress[]; specs: WorkloadSpec[] } | Answer;
 
 /**
  * The W6 load generator and its helper processes (lib/fleet.ts, lib/fleet-main.ts):

@@ -1,20 +1,23 @@
 /**
- * One server process and one load-generator process for one driver: the server starts and
- * reports its port, the load generator runs the workloads in order against it, the
- * orchestrator relays control requests between them, then both are stopped.
+ * One load-generator process and its server process (or, for W9, its several server processes)
+ * for one driver: the servers start and report their ports, the load generator runs the
+ * workloads in order against them, the orchestrator relays control requests between them
+ * (lib/relay.ts), then all are stopped.
  *
- *   orchestrator ──fork──> server ──ready(port)──> orchestrator ──fork, run──> load generator
+ *   orchestrator ──fork──> server(s) ──ready(port)──> orchestrator ──fork, run──> load generator
  *                <──result per workload── load generator; then done; then server shutdown
  *
- * Both processes are killed on any failure or timeout; the watchdog is the sum of the
- * workloads' own bounds plus start-up time.
+ * Server `i` listens on 127.0.0.(i+1) (config.ts `serverHost`); the pair's client connects to
+ * the first, and W9 opens a client of its own over several. All processes are killed on any
+ * failure or timeout; the watchdog is the sum of the workloads' own bounds plus start-up time.
  */
 import { fileURLToPath } from 'node:url';
 import { codecEnv } from './codecs.js';
-import { type CodecName, FD_HEADROOM, LIMITS, type TelemetryMode, type WorkloadName, type WorkloadSpec, serverConnections, workloadBudgetMs } from './config.js';
+import { type CodecName, FD_HEADROOM, LIMITS, type TelemetryMode, type WorkloadName, type WorkloadSpec, serverConnections, serverHost, workloadBudgetMs } from './config.js';
 import type { FromClient, FromServer, ToClient, ToServer, WorkloadResult } from './ipc.js';
 import { Child, describeExit, exitWithin, openFilesLimit, waitForMessage } from './processes.js';
 import type { DriverName } from './registry.js';
+import { relay } from './relay.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./server-main.js', import.meta.url));
 const CLIENT_MAIN = fileURLToPath(new URL('./client-main.js', import.meta.url));
@@ -24,8 +27,10 @@ export interface PairOptions {
   codec?: CodecName;
   /** What observes the transport in both processes, from start-up (lib/telemetry.ts). Default off. */
   telemetry?: TelemetryMode;
+  /** Server processes, on 127.0.0.1, 127.0.0.2, ... Default 1. */
+  servers?: number;
   /**
-   * Run the server under `node --cpu-prof`, writing `<dir>/<name>` and the measured windows to
+   * Run the (first) server under `node --cpu-prof`, writing `<dir>/<name>` and the measured windows to
    * `<dir>/<name>.window.json`; with `client`, the load generator too (`<dir>/<clientName>`).
    */
   profile?: { dir: string; name: string; intervalUs: number; clientName?: string };
@@ -58,23 +63,28 @@ export async function runPair(driver: DriverName, rep: number, specs: WorkloadSp
   if (fdProblem !== undefined) return { ...outcome, failure: fdProblem };
   const profile = options.profile;
   const env = codecEnv(codec);
-  const serverArgv = ['--expose-gc'];
-  const serverArgs: string[] = [driver, codec, telemetry];
   const clientArgv = ['--expose-gc'];
-  if (profile !== undefined) {
-    serverArgv.push(...cpuProfFlags(profile.dir, profile.name, profile.intervalUs));
-    serverArgs.push(`${profile.dir}/${profile.name}.window.json`);
-    if (profile.clientName !== undefined) clientArgv.push(...cpuProfFlags(profile.dir, profile.clientName, profile.intervalUs));
-  }
-  const server: ServerChild = new Child(`${driver} server`, SERVER_MAIN, serverArgs, serverArgv, env);
+  if (profile?.clientName !== undefined) clientArgv.push(...cpuProfFlags(profile.dir, profile.clientName, profile.intervalUs));
+  const servers: ServerChild[] = Array.from({ length: options.servers ?? 1 }, (_, index) => {
+    const serverArgv = ['--expose-gc'];
+    const serverArgs: string[] = [driver, codec, telemetry, serverHost(index)];
+    if (profile !== undefined && index === 0) {
+      serverArgv.push(...cpuProfFlags(profile.dir, profile.name, profile.intervalUs));
+      serverArgs.push(`${profile.dir}/${profile.name}.window.json`);
+    }
+    return new Child(`${driver} server${index === 0 ? '' : ` ${index + 1}`}`, SERVER_MAIN, serverArgs, serverArgv, env);
+  });
   let client: ClientChild | undefined;
   try {
-    const ready = await waitForMessage(server, (m) => m.t === 'ready' || m.t === 'fatal', LIMITS.serverStartMs, 'ready');
-    if (ready.t !== 'ready') throw new Error(`server failed to start: ${ready.t === 'fatal' ? ready.error : ready.t}`);
-    outcome.idleRssBytes = ready.idleRssBytes;
+    const ready = await Promise.all(servers.map((server) => waitForMessage(server, (m) => m.t === 'ready' || m.t === 'fatal', LIMITS.serverStartMs, 'ready')));
+    const endpoints = ready.map((message, index) => {
+      if (message.t !== 'ready') throw new Error(`${servers[index]?.name ?? 'server'} failed to start: ${message.t === 'fatal' ? message.error : message.t}`);
+      return { host: serverHost(index), port: message.port };
+    });
+    outcome.idleRssBytes = ready[0]?.t === 'ready' ? ready[0].idleRssBytes : 0;
 
     client = new Child(`${driver} load generator`, CLIENT_MAIN, [], clientArgv, env);
-    relay(server, client);
+    relay(servers, client);
     let lastWorkload: WorkloadName | undefined;
     client.onMessage((message) => {
       if (message.t === 'result') {
@@ -83,10 +93,12 @@ export async function runPair(driver: DriverName, rep: number, specs: WorkloadSp
         options.onResult?.(message.result);
       }
     });
-    server.onMessage((message) => {
-      if (message.t === 'fatal') outcome.failure ??= { error: `server: ${message.error}` };
-    });
-    client.send({ t: 'run', driver, codec, telemetry, port: ready.port, specs });
+    for (const server of servers) {
+      server.onMessage((message) => {
+        if (message.t === 'fatal') outcome.failure ??= { error: `${server.name}: ${message.error}` };
+      });
+    }
+    client.send({ t: 'run', driver, codec, telemetry, endpoints, specs });
 
     const budget = LIMITS.clientStartMs + specs.reduce((sum, spec) => sum + workloadBudgetMs(spec), 0);
     const end: FromClient = await waitForMessage(client, (m) => m.t === 'done' || m.t === 'fatal', budget, 'end of workloads').catch(
@@ -96,13 +108,15 @@ export async function runPair(driver: DriverName, rep: number, specs: WorkloadSp
     await exitWithin(client, 5_000);
 
     // A graceful stop, so --cpu-prof gets to write its file.
-    server.send({ t: 'shutdown' });
-    const exit = await exitWithin(server, LIMITS.serverStopMs);
-    if (exit.code !== 0 && outcome.failure === undefined) outcome.failure = { error: `server exited with ${describeExit(exit)}` };
+    for (const server of servers) server.send({ t: 'shutdown' });
+    const exits = await Promise.all(servers.map((server) => exitWithin(server, LIMITS.serverStopMs)));
+    exits.forEach((exit, index) => {
+      if (exit.code !== 0 && outcome.failure === undefined) outcome.failure = { error: `${servers[index]?.name ?? 'server'} exited with ${describeExit(exit)}` };
+    });
   } catch (err) {
     outcome.failure ??= { error: err instanceof Error ? err.message : String(err) };
   } finally {
-    await Promise.all([server.kill(), client?.kill()]);
+    await Promise.all([...servers.map((server) => server.kill()), client?.kill()]);
   }
   outcome.wallMs = performance.now() - startedAt;
   return outcome;
@@ -126,16 +140,6 @@ function checkOpenFiles(specs: WorkloadSpec[]): PairOutcome['failure'] | undefin
 
 function cpuProfFlags(dir: string, name: string, intervalUs: number): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`, `--cpu-prof-interval=${intervalUs}`];
-}
-
-/** Control requests go from the load generator to the server; answers come back. */
-function relay(server: ServerChild, client: ClientChild): void {
-  client.onMessage((message) => {
-    if (message.t === 'ask') server.send(message);
-  });
-  server.onMessage((message) => {
-    if (message.t === 'answer') client.send(message);
-  });
 }
 
 function nextWorkload(specs: WorkloadSpec[], last: WorkloadName | undefined): WorkloadName | undefined {

@@ -1,7 +1,8 @@
 /**
  * Turns the runs into results: the median of each figure over the repetitions, its ratio to
  * Nest TCP and to raw net from the same run (and, for a figure measured with telemetry on, to
- * the same driver's figure with telemetry off), the targets, and the markdown tables.
+ * the same driver's figure with telemetry off; for one measured against several servers, to
+ * the same driver's figure against one), the targets, and the markdown tables.
  */
 import { TELEMETRY_LABELS, type TelemetryMode, WORKLOAD_LABELS, WORKLOAD_NAMES, type WorkloadName, telemetryVariant } from './config.js';
 import type { WorkloadResult } from './ipc.js';
@@ -42,6 +43,11 @@ export interface Figure {
    * also gets its ratio to that driver's cell there (`vsOff`).
    */
   telemetry?: TelemetryMode;
+  /**
+   * Measured from one client over this many servers (W9): `reference` is the same figure against
+   * one server, and each cell also gets its ratio to that driver's cell there (`vsOne`).
+   */
+  servers?: number;
   pick(result: WorkloadResult | undefined, outcome: PairOutcome): number | undefined;
 }
 
@@ -51,6 +57,9 @@ const MB = 1e6;
 const W2_RATE: Figure = { id: 'w2.rate', workload: 'w2', label: 'W2 throughput', unit: 'req/s', better: 'higher', table: 'main', pick: (r) => r?.rate };
 const W2_SERVER_CPU: Figure = { id: 'w2.cpu', workload: 'w2', label: 'W2 server CPU per request', unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.serverCpuUsPerOp };
 const W2_CLIENT_CPU: Figure = clientCpu('w2', 'W2 load-generator CPU per request');
+const W2_P99: Figure = latency('w2', 'p99', 'W2 latency p99');
+const W9_FIGURES: Figure[] = [...severalServers(2), ...severalServers(3)];
+const W9_IDS: ReadonlySet<string> = new Set(W9_FIGURES.map((figure) => figure.id));
 const W4_RATE: Figure = { id: 'w4.rate', workload: 'w4', label: 'W4 events received', unit: 'events/s', better: 'higher', table: 'main', pick: (r) => r?.rate };
 /** In the main table for its telemetry rows only; the W4 row of the server table is the same figure. */
 const W4_SERVER_CPU: Figure = { id: 'w4.cpu-op', workload: 'w4', label: 'W4 server CPU per event', unit: 'µs', better: 'lower', table: 'main', pick: (r) => r?.serverCpuUsPerOp };
@@ -61,7 +70,7 @@ export const FIGURES: Figure[] = [
   latency('w1', 'p999', 'W1 latency p99.9'),
   W2_RATE,
   latency('w2', 'p50', 'W2 latency p50'),
-  latency('w2', 'p99', 'W2 latency p99'),
+  W2_P99,
   W2_SERVER_CPU,
   { id: 'w2.rss', workload: 'w2', label: 'W2 server peak RSS', unit: 'MB', better: 'lower', table: 'main', pick: (r) => mb(r?.server.peakRssBytes) },
   {
@@ -107,6 +116,8 @@ export const FIGURES: Figure[] = [
     table: 'main',
     pick: (r, o) => mb(r === undefined ? undefined : r.server.peakRssBytes - o.idleRssBytes),
   },
+  // One client over 2 and 3 servers (p2c), next to the single-server W2; ratios to it too.
+  ...W9_FIGURES,
   perIdleConnection('rss', 'W7 server RSS per idle connection'),
   perIdleConnection('heapUsed', 'W7 server JS heap per idle connection'),
   perIdleConnection('external', 'W7 server external memory per idle connection (Buffers included)'),
@@ -164,6 +175,35 @@ function linkToOff(figure: Figure, workload: WorkloadName): Figure {
   return { ...figure, reference: `${variant.of}${figure.id.slice(workload.length)}`, telemetry: variant.mode };
 }
 
+/** W9's figures against `servers` servers: W2's throughput, p99 and load-generator CPU, and how evenly the requests spread. */
+function severalServers(servers: 2 | 3): Figure[] {
+  const workload = `w9-${servers}` as const;
+  const over = `${servers} servers (p2c)`;
+  const against = (off: Figure, label: string): Figure => ({ ...off, id: `${workload}.${off.id.slice('w2.'.length)}`, workload, label, reference: off.id, servers });
+  return [
+    against(W2_RATE, `W9 throughput, one client over ${over}`),
+    against(W2_P99, `W9 latency p99, ${over}`),
+    against(W2_CLIENT_CPU, `W9 load-generator CPU per request, ${over}`),
+    {
+      id: `${workload}.share`,
+      workload,
+      label: `W9 ${servers} servers: requests served by the busiest server (${(100 / servers).toFixed(0)}% if even)`,
+      unit: '%',
+      better: 'lower',
+      table: 'server',
+      pick: busiestShare,
+    },
+  ];
+}
+
+/** The share of a window's requests that the server with the most of them served, in %. */
+function busiestShare(result: WorkloadResult | undefined): number | undefined {
+  const servers = result?.server.perServer;
+  if (servers === undefined || servers.length === 0) return undefined;
+  const total = servers.reduce((sum, server) => sum + server.requests, 0);
+  return total > 0 ? (100 * Math.max(...servers.map((server) => server.requests))) / total : undefined;
+}
+
 function perIdleConnection(key: 'rss' | 'heapUsed' | 'external', label: string): Figure {
   return { id: `w7.${key}`, workload: 'w7', label, unit: 'KiB', better: 'lower', table: 'main', pick: (r) => r?.idle?.perConnectionKiB[key] };
 }
@@ -177,6 +217,8 @@ export interface Cell {
   vsRawNet?: number;
   /** Telemetry rows: the ratio to the same driver's cell with telemetry off, same run. */
   vsOff?: number;
+  /** Rows against several servers (W9): the ratio to the same driver's cell against one, same run. */
+  vsOne?: number;
 }
 
 export interface FigureResult {
@@ -187,6 +229,7 @@ export interface FigureResult {
   table: 'main' | 'server';
   reference?: string;
   telemetry?: TelemetryMode;
+  servers?: number;
   cells: Partial<Record<DriverName, Cell>>;
 }
 
@@ -232,7 +275,8 @@ export function summarize(outcomes: PairOutcome[], meta: RunMeta): Summary {
   for (const figure of figures) {
     const reference = figure.reference === undefined ? undefined : byId.get(figure.reference);
     addRatios(figure, reference);
-    if (figure.telemetry !== undefined && reference !== undefined) addRatiosToOff(figure, reference);
+    if (figure.telemetry !== undefined && reference !== undefined) addRatiosToSameDriver(figure, reference, 'vsOff');
+    if (figure.servers !== undefined && reference !== undefined) addRatiosToSameDriver(figure, reference, 'vsOne');
   }
   const targets = TARGETS.map((t): Target => {
     const figure = byId.get(t.figure);
@@ -277,11 +321,11 @@ function addRatios(figure: FigureResult, reference: FigureResult | undefined): v
   }
 }
 
-/** Each cell over the same driver's cell with telemetry off. */
-function addRatiosToOff(figure: FigureResult, off: FigureResult): void {
+/** Each cell over the same driver's cell in `base` (telemetry off: `vsOff`; one server: `vsOne`). */
+function addRatiosToSameDriver(figure: FigureResult, base: FigureResult, key: 'vsOff' | 'vsOne'): void {
   for (const [driver, cell] of Object.entries(figure.cells) as [DriverName, Cell][]) {
-    const base = off.cells[driver]?.median;
-    if (base !== undefined && base > 0) cell.vsOff = cell.median / base;
+    const value = base.cells[driver]?.median;
+    if (value !== undefined && value > 0) cell[key] = cell.median / value;
   }
 }
 
@@ -311,7 +355,8 @@ export function renderMarkdown(summary: Summary): string {
   lines.push(
     'Each cell: median value, then its ratio to Nest TCP and to raw net from the same run (`×Nest TCP / ×raw net`). ↑ higher is better, ↓ lower is better. † marks a figure whose repetitions spread more than 25% around the median. ' +
       'A row marked "ratios vs X" is a variant of row X (another call style, codec or telemetry mode): where Nest TCP or raw net has no cell in it, the ratio is to their cell in X. ' +
-      'A row measured with telemetry on (channels subscribed, OTel SDK on) starts with its ratio to the same driver in X, with telemetry off (`×off`).',
+      'A row measured with telemetry on (channels subscribed, OTel SDK on) starts with its ratio to the same driver in X, with telemetry off (`×off`); ' +
+      'a row measured from one client over several servers (W9) with its ratio to the same driver in X, against one server (`×1 server`).',
     '',
   );
   lines.push(...renderTable(summary, 'main'), '');
@@ -325,6 +370,21 @@ export function renderMarkdown(summary: Summary): string {
       '',
       '```',
       ...telemetry,
+      '```',
+      '',
+    );
+  }
+  const spread = severalServersLines(summary);
+  if (spread.length > 0) {
+    lines.push(
+      '## Several servers',
+      '',
+      "W9: W2's shape (256 in flight, 64 B) from one client over 2 and 3 server processes on 127.0.0.1, .2, .3 (p2c), over the same driver's single-server W2, same run. " +
+        "The load-generator CPU ratio with 3 servers is what p2c costs per call, together with spreading the calls over three connections (three sockets' reads and writes where W2 has one). " +
+        'Server processes and the load generator share the machine\'s cores, so throughput can only grow with servers where the load generator has a core to spare.',
+      '',
+      '```',
+      ...spread,
       '```',
       '',
     );
@@ -364,7 +424,8 @@ function renderTable(summary: Summary, table: 'main' | 'server'): string[] {
 function renderCell(figure: FigureResult, cell: Cell | undefined): string {
   if (cell === undefined) return '–';
   const toOff = figure.telemetry === undefined ? '' : `${fmtRatio(cell.vsOff)} off · `;
-  const ratios = `${toOff}${fmtRatio(cell.vsNestTcp)} / ${fmtRatio(cell.vsRawNet)}`;
+  const toOne = figure.servers === undefined ? '' : `${fmtRatio(cell.vsOne)} 1 server · `;
+  const ratios = `${toOff}${toOne}${fmtRatio(cell.vsNestTcp)} / ${fmtRatio(cell.vsRawNet)}`;
   return `${formatValue(cell.median, figure.unit)}${cell.spread > NOISY_SPREAD ? ' †' : ''} <sub>${ratios}</sub>`;
 }
 
@@ -389,8 +450,24 @@ export function telemetryLines(summary: Summary): string[] {
     });
 }
 
+/** W9's rows: each over the same driver against one server, and how evenly the requests spread. */
+export function severalServersLines(summary: Summary): string[] {
+  return summary.figures
+    .filter((f) => W9_IDS.has(f.id) && Object.keys(f.cells).length > 0)
+    .map((f) => {
+      const cells = summary.drivers.flatMap((d) => {
+        const cell = f.cells[d.name];
+        if (cell === undefined) return [];
+        return [f.servers === undefined ? `${d.label} ${formatValue(cell.median, f.unit)}${f.unit}` : `${d.label} ${fmtRatio(cell.vsOne)}`];
+      });
+      const over = f.servers === undefined ? '' : ', over one server';
+      return `${f.label} (${f.unit}) ${f.better === 'higher' ? '↑' : '↓'}${over}: ${cells.join(', ')}`;
+    });
+}
+
 /** A figure's value in its unit, compact: 12.3k, 1.23M, 58.4, 1,234. */
 export function formatValue(value: number, unit: string): string {
+  if (unit === '%') return value.toFixed(1);
   if (unit === 'µs' || unit === 'ms') return Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1);
   if (unit === 'KiB') return Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(2);
   if (unit === 'MB' || unit === 'MB/s') return value >= 100 ? value.toFixed(0) : value.toFixed(1);

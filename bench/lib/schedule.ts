@@ -7,10 +7,12 @@
  *   telemetry mode        with the OTel SDK on                 mode is process-wide, from start-up
  *   one pair each         W6, W7 (isolated)                    fresh processes, so their
  *                                                              memory figures start clean
+ *   one pair with 3       W9 (one client over 2 and over 3     protosocket drivers only; W9
+ *   server processes      servers)                             over 2 asks only the first two
  *
  * A workload with `reps` is left out of the later repetitions.
  */
-import { type CodecName, type TelemetryMode, type WorkloadSpec, appliesTo, telemetryOf } from './config.js';
+import { type CodecName, type TelemetryMode, type WorkloadSpec, appliesTo, serversOf, telemetryOf } from './config.js';
 import type { DriverName } from './registry.js';
 
 export interface PairPlan {
@@ -18,6 +20,8 @@ export interface PairPlan {
   label: string;
   codec: CodecName;
   telemetry: TelemetryMode;
+  /** Server processes in the pair: the most any of its workloads runs against. */
+  servers: number;
   specs: WorkloadSpec[];
 }
 
@@ -28,9 +32,11 @@ export function pairsFor(driver: DriverName, rep: number, specs: readonly Worklo
     const codec = spec.codec ?? 'json';
     const telemetry = telemetryOf(spec);
     const shared = telemetry === 'off' ? codec : `${codec}+${telemetry}`;
-    const key = spec.isolated === true ? `${shared}:${spec.name}` : shared;
-    const label = spec.isolated === true ? spec.name : telemetry === 'off' ? codec : telemetry;
-    const pair = pairs.get(key) ?? { label, codec, telemetry, specs: [] };
+    const servers = serversOf(spec);
+    const key = spec.isolated === true ? `${shared}:${spec.name}` : servers > 1 ? `${shared}:servers` : shared;
+    const label = spec.isolated === true ? spec.name : servers > 1 ? 'servers' : telemetry === 'off' ? codec : telemetry;
+    const pair = pairs.get(key) ?? { label, codec, telemetry, servers: 1, specs: [] };
+    pair.servers = Math.max(pair.servers, servers);
     pair.specs.push(spec);
     pairs.set(key, pair);
   }

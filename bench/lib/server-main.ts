@@ -1,6 +1,7 @@
 /**
- * The server process: `node server-main.js <driver> <codec> <telemetry> [window-file]`. Installs
- * the telemetry, starts the driver's server on 127.0.0.1, reports its port, then answers the
+ * The server process: `node server-main.js <driver> <codec> <telemetry> <host> [window-file]`.
+ * Installs the telemetry, starts the driver's server on `host` (127.0.0.1, or 127.0.0.2, ...
+ * for the other servers of a pair: lib/config.ts `serverHost`), reports its port, then answers the
  * orchestrator's control requests until told to shut down (or until the orchestrator goes away).
  */
 import 'reflect-metadata';
@@ -14,17 +15,18 @@ import { collectGarbage } from './gc.js';
 import { ServerStats } from './server-stats.js';
 import { type Telemetry, installTelemetry } from './telemetry.js';
 
-const [name = '', codecName = '', telemetryMode = '', windowFile] = process.argv.slice(2);
+const [name = '', codecName = '', telemetryMode = '', host = '', windowFile] = process.argv.slice(2);
 
 async function main(): Promise<void> {
   exitWithParent();
   if (!isDriverName(name)) throw new Error(`unknown driver ${name}`);
   if (!isCodecName(codecName)) throw new Error(`unknown codec ${codecName}`);
   if (!isTelemetryMode(telemetryMode)) throw new Error(`unknown telemetry mode ${telemetryMode}`);
+  if (host === '') throw new Error('no host to listen on');
   const telemetry = await installTelemetry(telemetryMode);
   const stats = new ServerStats();
   const driver = await loadDriver(name);
-  const server = await driver.startServer(stats.hooks, { codecName, codec: await loadCodec(codecName) });
+  const server = await driver.startServer(stats.hooks, { codecName, codec: await loadCodec(codecName) }, host);
   stats.watch(server.netServer);
   collectGarbage();
   process.on('message', (message: ToServer) => {

@@ -7,11 +7,12 @@
  *   server:                          counters reset, CPU/RSS tracked ──> ServerWindow
  *
  * Every loop stops at a count and at a time, and fails (rather than hangs) when replies stop
- * coming (loops.ts). W6 runs its loops in helper processes (fleet.ts).
+ * coming (loops.ts). W6 runs its loops in helper processes (fleet.ts); W9 runs W2's loop from a
+ * client of its own over several server processes (runAcrossServers).
  */
 import { monotonicMs } from './clock.js';
-import { type EventSpec, type IdleSpec, type RequestSpec, STALL_MS, type StreamSpec, type WorkloadSpec, bytesPayload, jsonPayload } from './config.js';
-import type { DriverClient } from './driver.js';
+import { type EventSpec, type IdleSpec, LIMITS, type RequestSpec, STALL_MS, type StreamSpec, type WorkloadSpec, bytesPayload, jsonPayload, serversOf } from './config.js';
+import type { DriverClient, ServerAddress } from './driver.js';
 import { runFleet } from './fleet.js';
 import { collectGarbage } from './gc.js';
 import { LatencyHistogram } from './histogram.js';
@@ -20,14 +21,17 @@ import { type ClientTarget, awaitedLoop, closeClients, closedLoop, openClients }
 import { CpuMeter, asError, clientCost, cpuPerOp, perSecond, withTimeout } from './measure.js';
 import type { DriverName } from './registry.js';
 
-/** The load generator's line to the server process (through the orchestrator). */
+/** The load generator's line to the server processes (through the orchestrator). */
 export interface ServerControl {
-  ask<K extends ControlOp>(op: K, arg: ControlOps[K]['arg']): Promise<ControlOps[K]['value']>;
+  /** Asks the pair's first `servers` server processes, their answers merged (lib/relay.ts); all of them when absent. */
+  ask<K extends ControlOp>(op: K, arg: ControlOps[K]['arg'], servers?: number): Promise<ControlOps[K]['value']>;
 }
 
 /** What a workload runs against: the pair's connected client, and what it takes to open more. */
 export interface WorkloadContext extends ClientTarget {
   driverName: DriverName;
+  /** Every server process of the pair, in order; `client` (and `port`) are the first's. */
+  endpoints: readonly ServerAddress[];
   client: DriverClient;
   control: ServerControl;
 }
@@ -36,7 +40,7 @@ export function runWorkload(spec: WorkloadSpec, context: WorkloadContext): Promi
   const { client, control } = context;
   switch (spec.kind) {
     case 'requests':
-      return runRequests(spec, client, control);
+      return serversOf(spec) > 1 ? runAcrossServers(spec, context) : runRequests(spec, client, control);
     case 'events':
       return runEvents(spec, client, control);
     case 'stream':
@@ -72,6 +76,36 @@ async function runRequests(spec: RequestSpec, client: DriverClient, control: Ser
     serverCpuUsPerOp: cpuPerOp(server.cpuUserUs + server.cpuSystemUs, completed),
     ...clientCost(clientCpuUs, completed, elapsedMs),
   };
+}
+
+// W9: W2 from one client over several servers.
+
+/** How long W9's own client may take to close. */
+const CLOSE_CAP_MS = 3_000;
+
+/**
+ * W2's loop from a client of the workload's own over the pair's first `spec.servers` server
+ * processes (the driver's `connectMany`: one connection to each, calls spread by p2c), its
+ * window asked of those servers only. Every one of them must have served requests in the
+ * window: otherwise the client did not spread its calls, and the figure would not be W9's.
+ */
+async function runAcrossServers(spec: RequestSpec, context: WorkloadContext): Promise<WorkloadResult> {
+  const servers = serversOf(spec);
+  const { driver, driverName, endpoints, options } = context;
+  if (driver.connectMany === undefined) throw new Error(`${spec.name}: the ${driverName} driver has no client over several servers`);
+  if (endpoints.length < servers) throw new Error(`${spec.name} needs ${servers} servers, the pair has ${endpoints.length}`);
+  const client = await withTimeout(driver.connectMany(endpoints.slice(0, servers), options), LIMITS.clientStartMs, `a client over ${servers} servers connected`);
+  try {
+    const control: ServerControl = { ask: (op, arg) => context.control.ask(op, arg, servers) };
+    const result = await runRequests(spec, client, control);
+    const idle = (result.server.perServer ?? []).findIndex((server) => server.requests === 0);
+    if (result.server.perServer?.length !== servers || idle >= 0) {
+      throw new Error(`${spec.name}: server ${idle + 1} of ${servers} served no request in the measured window (${JSON.stringify(result.server.perServer ?? null)})`);
+    }
+    return result;
+  } finally {
+    await closeClients([client], CLOSE_CAP_MS);
+  }
 }
 
 // W4: fire-and-forget events, counted by the server.
