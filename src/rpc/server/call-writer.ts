@@ -1,11 +1,14 @@
 import { SlowConsumerError } from '../errors.js';
 import { ControlCode } from '../wire/control-code.js';
 import { MAX_CREDIT, STREAM_WINDOW } from '../wire/flow-control.js';
+import type { RpcFrame } from '../wire/frame.js';
 import { type ErrorFrameSink, isEncodeFailure, sendError } from './error-body.js';
 import { payloadSize } from './payload-size.js';
 
 /** The connection side of every writer of a session; the session makes one and hands it to each call. */
 export interface CallOutput extends ErrorFrameSink {
+  /** Queues a frame; returns whether the connection still has room (as `Connection.send`): false once it has not, or is not open. */
+  send(frame: RpcFrame): boolean;
   /** The connection is open and under its high-water mark. */
   readonly writable: boolean;
   /** Calls `writer.onWritable()` once the connection has room again. */
@@ -100,14 +103,18 @@ export abstract class CallWriter {
     });
   }
 
-  /** A stream item: sent now if there is room and credit, else queued. */
-  item(value: unknown): void {
-    if (this.closed || this.heldTerminal !== undefined) return;
+  /**
+   * A stream item: sent now if there is room and credit, else queued. Returns whether the next
+   * item would go straight out too (what `writable` would say now, the room taken from the
+   * send's own count; false may be conservative): a pulled source reads it instead of asking
+   * `writable` before every item.
+   */
+  item(value: unknown): boolean {
+    if (this.closed || this.heldTerminal !== undefined) return false;
     let queue = this.queue;
     if ((queue === undefined || queue.length === this.queueHead) && this.credit > 0 && this.out.writable) {
       this.credit--;
-      this.write(ControlCode.Normal, value);
-      return;
+      return this.write(ControlCode.Normal, value) && this.credit > 0;
     }
     if (queue === undefined) queue = this.queue = [];
     const sizes = (this.queueSizes ??= []);
@@ -117,13 +124,14 @@ export abstract class CallWriter {
     this.queuedBytes += size;
     if (queue.length - this.queueHead > this.out.maxBufferedItems) {
       this.failNow(new SlowConsumerError(this.out.maxBufferedItems, 'items'));
-      return;
+      return false;
     }
     if (this.queuedBytes > this.out.maxBufferedBytes) {
       this.failNow(new SlowConsumerError(this.out.maxBufferedBytes, 'bytes'));
-      return;
+      return false;
     }
     if (!this.out.writable) this.waitForRoom();
+    return false;
   }
 
   /** The client granted `items` more credit (a Credit frame): what waited for it goes out. */
@@ -256,13 +264,15 @@ export abstract class CallWriter {
     this.out.waitWritable(this);
   }
 
-  private write(code: ControlCode, data: unknown): void {
+  /** Sends one frame; returns whether the connection still has room (false once this writer closed on an encode failure). */
+  private write(code: ControlCode, data: unknown): boolean {
     try {
-      this.out.send({ id: this.id, code, data });
+      return this.out.send({ id: this.id, code, data });
     } catch (err) {
       if (!isEncodeFailure(err)) throw err;
       this.close();
       sendError(this.out, this.id, err);
+      return false;
     }
   }
 }

@@ -25,17 +25,19 @@ export class ConnectionOutput implements CallOutput {
   }
 
   /**
-   * Queues a frame; nothing once the connection is not open. Encoding errors are thrown for the
-   * writer to turn into an Error frame; a full queue means the client stopped reading, and the
+   * Queues a frame; nothing once the connection is not open. Returns whether the connection
+   * still has room (`Connection.send`'s answer). Encoding errors are thrown for the writer to
+   * turn into an Error frame; a full queue means the client stopped reading, and the
    * connection is destroyed.
    */
-  send(frame: RpcFrame): void {
-    if (this.connection.state !== 'open') return;
+  send(frame: RpcFrame): boolean {
+    if (this.connection.state !== 'open') return false;
     try {
-      this.connection.send(frame);
+      return this.connection.send(frame);
     } catch (err) {
       if (isEncodeFailure(err)) throw err;
       this.connection.destroy(err as Error);
+      return false;
     }
   }
 

@@ -65,24 +65,25 @@ export class ObservedServerCall implements CallOutput, CallOwner {
     return this.out.writable;
   }
 
-  send(frame: RpcFrame): void {
-    this.out.send(frame);
+  send(frame: RpcFrame): boolean {
+    const room = this.out.send(frame);
     switch (frame.code) {
       case ControlCode.Normal:
         this.items++;
-        return;
+        break;
       case ControlCode.Reply:
         if (frame.data !== undefined) this.items++;
         this.end('ok', undefined);
-        return;
+        break;
       case ControlCode.End:
         this.end('ok', undefined);
-        return;
+        break;
       case ControlCode.Error:
         this.end(outcomeOf(this.lastError), this.lastError);
-        return;
+        break;
       default:
     }
+    return room;
   }
 
   serializeError(err: unknown): unknown {

@@ -16,10 +16,11 @@ class FakeOutput implements CallOutput {
     readonly flowControlled = true,
   ) {}
 
-  send(frame: RpcFrame): void {
+  send(frame: RpcFrame): boolean {
     if (typeof frame.data === 'bigint') throw new EncodeError(new TypeError('cannot encode a bigint'));
     if (frame.data === 'huge') throw new FrameTooLargeError(1 << 30, 1 << 20, 'outbound');
     this.frames.push(frame);
+    return this.writable;
   }
 
   waitWritable(writer: CallWriter): void {
@@ -97,6 +98,22 @@ describe('CallWriter', () => {
     expect(out.frames.map((frame) => frame.data)).toEqual([1, 2, 3, { name: 'Error', message: 'source failed' }]);
     expect(out.codes().at(-1)).toBe(ControlCode.Error);
     expect(writer.done).toBe(true);
+  });
+
+  it('item() tells whether the next item would go straight out: the room the send reported, false once queued or closed', () => {
+    const { out, writer } = setup();
+    expect(writer.item('a')).toBe(true);
+    out.send = (frame) => {
+      out.frames.push(frame);
+      return false;
+    };
+    expect(writer.item('b')).toBe(false);
+    out.writable = false;
+    expect(writer.item('c')).toBe(false);
+    expect(writer.backlogged).toBe(true);
+    writer.cancel();
+    expect(writer.item('d')).toBe(false);
+    expect(out.frames.map((frame) => frame.data)).toEqual(['a', 'b']);
   });
 
   it('fails with ERR_SLOW_CONSUMER, at once and once, one item past maxBufferedItems', () => {
@@ -189,6 +206,17 @@ describe('CallWriter credit (per-call flow control)', () => {
     expect(out.frames.map((frame) => frame.data).slice(STREAM_WINDOW)).toEqual([...Array.from({ length: 10 }, (_, i) => STREAM_WINDOW + i), undefined]);
     // The End needed no credit of its own.
     expect(out.codes().at(-1)).toBe(ControlCode.End);
+  });
+
+  it('item() reports no room once the last credit is spent, and room again after a grant', () => {
+    const { writer } = setup();
+    for (let i = 0; i < STREAM_WINDOW - 1; i++) expect(writer.item(i)).toBe(true);
+    expect(writer.item('last')).toBe(false);
+    expect(writer.writable).toBe(false);
+    writer.grant(1);
+    expect(writer.item('granted')).toBe(false);
+    writer.grant(2);
+    expect(writer.item('more')).toBe(true);
   });
 
   it('a reply needs no credit: a unary call never waits for any', () => {

@@ -14,8 +14,11 @@ export async function pullResult(call: ResultTarget, source: AsyncIterable<unkno
   const iterator = source[Symbol.asyncIterator]();
   call.setProducer(() => void iterator.return?.()?.then(undefined, () => {}));
   try {
+    // `item` says whether there is still room, so `writable` is asked only before the first
+    // pull and after a wait: one writability check per item, not two (W5's per-item cost).
+    let room = call.writable;
     for (;;) {
-      if (!call.writable) await call.whenWritable();
+      if (!room) await call.whenWritable();
       if (call.done) return;
       const step = await iterator.next();
       if (call.done) return;
@@ -24,7 +27,7 @@ export async function pullResult(call: ResultTarget, source: AsyncIterable<unkno
         call.end();
         return;
       }
-      call.item(step.value);
+      room = call.item(step.value);
     }
   } catch (err) {
     if (call.done) return;
