@@ -130,7 +130,8 @@ export abstract class CallWriter {
       this.failNow(new SlowConsumerError(this.out.maxBufferedBytes, 'bytes'));
       return false;
     }
-    if (!this.out.writable) this.waitForRoom();
+    // Already registered for the next drain: the connection's room need not be asked again for every queued item.
+    if (!this.waitingForRoom && !this.out.writable) this.waitForRoom();
     return false;
   }
 
@@ -216,12 +217,16 @@ export abstract class CallWriter {
     if (queue !== undefined && queue.length > this.queueHead) {
       const sizes = this.queueSizes as number[];
       let head = this.queueHead;
-      while (head < queue.length && this.credit > 0 && this.out.writable) {
+      // The room after each item is what its send reported (write's answer), so the connection's
+      // writability is asked only when that says none: a "no room" that is conservative (the
+      // flush inside the send was taken by the kernel at once) is checked before the pump stops.
+      let room = false;
+      while (head < queue.length && this.credit > 0 && (room || (room = this.out.writable))) {
         const value = queue[head];
         this.queuedBytes -= sizes[head] as number;
         queue[head++] = undefined;
         this.credit--;
-        this.write(ControlCode.Normal, value);
+        room = this.write(ControlCode.Normal, value);
         if (this.closed) return;
       }
       if (head === queue.length) {
