@@ -1,4 +1,5 @@
 import { IntrinsicException } from '@nestjs/common';
+import { codeOf } from '../core/diagnostics.js';
 import { ProtosocketError } from '../core/errors.js';
 
 /**
@@ -28,9 +29,8 @@ export class CallAbortedException extends IntrinsicException {
   readonly code: string;
 
   constructor(reason: unknown) {
-    const code = (reason as { code?: unknown } | null)?.code;
     super(reason instanceof Error ? reason.message : 'call aborted', { cause: reason });
     this.name = 'CallAbortedException';
-    this.code = typeof code === 'string' ? code : 'ERR_CANCELLED';
+    this.code = codeOf(reason) ?? 'ERR_CANCELLED';
   }
 }

@@ -61,15 +61,7 @@ export class CallTracing {
 
   private startClientSpan(message: ClientCallStartMessage): Span {
     const parent = context.active();
-    const { remoteAddress, remotePort } = message.connection;
-    const attributes: Attributes = {
-      [RPC_SYSTEM]: SYSTEM_NAME,
-      [RPC_METHOD]: message.pattern,
-      [PROTOSOCKET_CALL_ID]: message.id,
-      [NETWORK_TRANSPORT]: remotePort === undefined ? 'unix' : 'tcp',
-    };
-    if (remoteAddress !== undefined) attributes[SERVER_ADDRESS] = remoteAddress;
-    if (remotePort !== undefined) attributes[SERVER_PORT] = remotePort;
+    const attributes = startAttributes(message, SERVER_ADDRESS, SERVER_PORT);
     const span = this.tracer.startSpan(message.pattern, { kind: SpanKind.CLIENT, attributes }, parent);
     // The propagator writes into a fresh carrier; the metadata (the caller's object) is replaced
     // by a copy with those entries only when it wrote something, and is never mutated.
@@ -86,15 +78,7 @@ export class CallTracing {
     // From the root, not the active context: whatever was active when the socket delivered the
     // frame has nothing to do with this request.
     const parent = message.meta === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, message.meta);
-    const { remoteAddress, remotePort } = message.connection;
-    const attributes: Attributes = {
-      [RPC_SYSTEM]: SYSTEM_NAME,
-      [RPC_METHOD]: message.pattern,
-      [PROTOSOCKET_CALL_ID]: message.id,
-      [NETWORK_TRANSPORT]: remotePort === undefined ? 'unix' : 'tcp',
-    };
-    if (remoteAddress !== undefined) attributes[CLIENT_ADDRESS] = remoteAddress;
-    if (remotePort !== undefined) attributes[CLIENT_PORT] = remotePort;
+    const attributes = startAttributes(message, CLIENT_ADDRESS, CLIENT_PORT);
     const span = this.tracer.startSpan(message.pattern, { kind: SpanKind.SERVER, attributes }, parent);
     // Even a span the sampler dropped goes into the handler's context: it carries the trace id
     // and the not-sampled flag that the handler's own spans must inherit.
@@ -108,4 +92,18 @@ export class CallTracing {
 
 function messageOf(error: unknown): string | undefined {
   return error instanceof Error ? error.message : error === undefined ? undefined : String(error);
+}
+
+/** A call span's start attributes; the peer goes under `server.*` on the client and `client.*` on the server. */
+function startAttributes(message: CallStartMessage, addressKey: string, portKey: string): Attributes {
+  const { remoteAddress, remotePort } = message.connection;
+  const attributes: Attributes = {
+    [RPC_SYSTEM]: SYSTEM_NAME,
+    [RPC_METHOD]: message.pattern,
+    [PROTOSOCKET_CALL_ID]: message.id,
+    [NETWORK_TRANSPORT]: remotePort === undefined ? 'unix' : 'tcp',
+  };
+  if (remoteAddress !== undefined) attributes[addressKey] = remoteAddress;
+  if (remotePort !== undefined) attributes[portKey] = remotePort;
+  return attributes;
 }

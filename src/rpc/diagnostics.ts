@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { type ConnectionSide, type ObservedConnection, codeOf } from '../core/diagnostics.js';
 import { CancelledError, DeadlineExceededError } from './errors.js';
-import type { Metadata } from './wire/frame.js';
+import type { Metadata, RpcFrame } from './wire/frame.js';
 
 /**
  * The call-level diagnostics channels (node:diagnostics_channel). Their names and message
@@ -28,6 +28,11 @@ interface CallStartFields {
   readonly timeoutMs: number | undefined;
   /** `performance.now()` when the call started. */
   readonly startTime: number;
+}
+
+/** The fields both sides' `call:start` messages take from the request frame. */
+export function callStartFields(connection: ObservedConnection, request: RpcFrame): CallStartFields {
+  return { connection, id: request.id, pattern: request.pattern ?? '', timeoutMs: request.timeoutMs, startTime: performance.now() };
 }
 
 /** `protosocket:call:start`, client side: published before the request is queued. */

@@ -1,4 +1,4 @@
-import { FrameTooLargeError, type ProtocolError, ProtosocketError } from '../core/errors.js';
+import { FrameTooLargeError, messageOf, type ProtocolError, ProtosocketError } from '../core/errors.js';
 
 /** The call was cancelled: by its AbortSignal or unsubscribe on the client, or abandoned by the server. */
 export class CancelledError extends ProtosocketError {
@@ -80,7 +80,7 @@ export class ObserverError extends ProtosocketError {
   static readonly code = 'ERR_OBSERVER';
 
   constructor(cause: unknown) {
-    super(ObserverError.code, `a call's observer threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(ObserverError.code, `a call's observer threw: ${messageOf(cause)}`, { cause });
   }
 }
 

@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { of } from 'rxjs';
 import { connect, listen } from '../../src/core/index.js';
 import {
@@ -59,6 +60,18 @@ describe('protosocket-rpc profile', () => {
     peer.send({ id: 3, code: ControlCode.Normal, pattern: 'value' });
     await peer.inbox.next((frame) => frame.id === 3);
     expect(peer.inbox.frames.filter((frame) => frame.id === 1)).toEqual([]);
+  });
+
+  it('an Observable of one value stays a stream while the call channels are watched', async () => {
+    // Observed calls stand between the call and its connection: they must pass the profile on.
+    const watch = (): void => {};
+    diagnosticsChannel.subscribe('protosocket:call:start', watch);
+    cleanup.add(() => diagnosticsChannel.unsubscribe('protosocket:call:start', watch));
+    const port = await serve((server) => server.handle('one', () => of(8)));
+    const peer = await rawPeer(port);
+    peer.send({ id: 1, code: ControlCode.Normal, pattern: 'one' });
+    expect(await peer.inbox.next((frame) => frame.id === 1)).toMatchObject({ code: ControlCode.Normal, data: 8 });
+    expect(await peer.inbox.next((frame) => frame.id === 1)).toMatchObject({ code: ControlCode.End });
   });
 
   it('an error, a missing handler, and an event pattern called as a request', async () => {

@@ -1,9 +1,8 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy, type ClientOptions, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { Observable, type Subscriber } from 'rxjs';
-import type { CallObserver, CallOptions } from '../../rpc/client/call.js';
+import { type CallHandle, type CallObserver, type CallOptions, SETTLED_HANDLE } from '../../rpc/client/call.js';
 import { RpcClient, type RpcClientStatus } from '../../rpc/client/client.js';
-import type { CallHandle } from '../../rpc/client/session.js';
 import { RemoteError } from '../../rpc/errors.js';
 import type { Metadata } from '../../rpc/wire/frame.js';
 import { checkClientOptions } from '../option-check.js';
@@ -19,7 +18,6 @@ let errorOf: (client: ProtosocketClient, err: unknown) => unknown;
 /** Per-call options, the optional third argument of `send`. */
 export type ProtosocketCallOptions = Omit<CallOptions, 'meta'>;
 
-const SETTLED: CallHandle = { cancel() {}, unsubscribe() {} };
 
 /**
  * A NestJS `ClientProxy` over the protosocket RPC protocol: every `send` is multiplexed over
@@ -169,7 +167,7 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
       route = wirePattern(this.normalizePattern(packet.pattern));
     } catch (err) {
       observer.error(err as Error);
-      return SETTLED;
+      return SETTLED_HANDLE;
     }
     const data = this.serializesPackets ? this.serializer.serialize(packet) : packet.data;
     const meta = packet.metadata as Metadata | undefined;
@@ -179,30 +177,7 @@ export class ProtosocketClient extends ClientProxy<Record<never, Function>> impl
   }
 }
 
-/**
- * Hands a call's results to the subscriber of `send`'s Observable (no deserializer). One object
- * per call in place of an observer literal and its three closures.
- */
-class SubscriberObserver implements CallObserver {
-  constructor(
-    private readonly client: ProtosocketClient,
-    private readonly subscriber: Subscriber<never>,
-  ) {}
-
-  next(value: unknown): void {
-    this.subscriber.next(responseOf(this.client, value) as never);
-  }
-
-  error(err: Error): void {
-    this.subscriber.error(errorOf(this.client, err instanceof RemoteError ? err.body : err));
-  }
-
-  complete(): void {
-    this.subscriber.complete();
-  }
-}
-
-/** The same, behind a ResponseReader (with a deserializer): it gets Nest's `response` / `err` fields. */
+/** Hands a call's results, as Nest's `response` / `err` fields, to the subscriber of `send`'s Observable. */
 class SubscriberSink implements ResponseSink {
   constructor(
     private readonly client: ProtosocketClient,
@@ -219,6 +194,16 @@ class SubscriberSink implements ResponseSink {
 
   complete(): void {
     this.subscriber.complete();
+  }
+}
+
+/**
+ * The call's observer itself when there is no deserializer: a remote error is its body, as Nest's
+ * `err` field. One object per call in place of an observer literal and its three closures.
+ */
+class SubscriberObserver extends SubscriberSink implements CallObserver {
+  override error(err: unknown): void {
+    super.error(err instanceof RemoteError ? err.body : err);
   }
 }
 

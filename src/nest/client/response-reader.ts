@@ -1,6 +1,7 @@
 import type { Deserializer } from '@nestjs/microservices';
 import type { CallObserver } from '../../rpc/client/call.js';
 import { RemoteError } from '../../rpc/errors.js';
+import { isThenable } from '../../rpc/server/handler.js';
 
 /** Where a call's results go, as Nest's `WritePacket` fields: `response`s, then an `err` or the end. */
 export interface ResponseSink {
@@ -92,8 +93,4 @@ export class ResponseReader implements CallObserver {
     this.failed = true;
     this.sink.error(err);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }

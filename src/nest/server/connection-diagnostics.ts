@@ -1,3 +1,4 @@
+import { codeOf } from '../../core/diagnostics.js';
 import { messageOf } from '../../core/errors.js';
 
 /** Connections ended by a peer fault, by error code. */
@@ -45,14 +46,14 @@ export class ConnectionDiagnostics {
 
   /** A connection closed with `err`; counted and logged only if it is a peer fault. */
   connectionClosed(err: Error, peer: string | undefined): void {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code !== 'string' || !PEER_FAULTS.has(code)) return;
+    const code = codeOf(err);
+    if (code === undefined || !PEER_FAULTS.has(code)) return;
     this.record(code, `connection from ${peer ?? 'an unknown peer'} closed: ${err.message}`);
   }
 
   handshakeFailed(err: Error, peer: string | undefined): void {
-    const cause = (err as { code?: unknown }).code;
-    this.record(TLS_HANDSHAKE_FAILED, `TLS handshake with ${peer ?? 'an unknown peer'} failed${typeof cause === 'string' ? ` (${cause})` : ''}: ${messageOf(err)}`);
+    const cause = codeOf(err);
+    this.record(TLS_HANDSHAKE_FAILED, `TLS handshake with ${peer ?? 'an unknown peer'} failed${cause === undefined ? '' : ` (${cause})`}: ${messageOf(err)}`);
   }
 
   counts(): ConnectionErrorCounts {

@@ -241,7 +241,10 @@ export class ProtosocketServer extends Server<Record<string, Function>, Protosoc
   /** With a `deserializer`: the frame's data is Nest's packet; its pattern (the frame's when it has none) routes the call. */
   private readonly dispatchRequestPacket: RequestHandler = (data, call) => {
     const packet = this.deserializer.deserialize(data, { channel: call.pattern }) as ReadPacket | undefined | PromiseLike<ReadPacket | undefined>;
-    const run = (read: ReadPacket | undefined): unknown => (this.requestHandler(this.routeOf(read, call)) ?? this.eventHandler(this.routeOf(read, call)))(read?.data, call);
+    const run = (read: ReadPacket | undefined): unknown => {
+      const route = this.routeOf(read, call);
+      return (this.requestHandler(route) ?? this.eventHandler(route))(read?.data, call);
+    };
     return isThenable(packet) ? Promise.resolve(packet).then(run) : run(packet);
   };
 

@@ -1,5 +1,5 @@
 import type { ObservedConnection } from '../../core/diagnostics.js';
-import { type ClientCallStartMessage, callStartChannel, outcomeOf, publishCallEnd } from '../diagnostics.js';
+import { callStartFields, type ClientCallStartMessage, callStartChannel, outcomeOf, publishCallEnd } from '../diagnostics.js';
 import type { RpcFrame } from '../wire/frame.js';
 import type { CallObserver } from './call.js';
 
@@ -21,11 +21,7 @@ export class ObservedClientCall implements CallObserver {
   ) {
     this.start = {
       side: 'client',
-      connection,
-      id: request.id,
-      pattern: request.pattern ?? '',
-      timeoutMs: request.timeoutMs,
-      startTime: performance.now(),
+      ...callStartFields(connection, request),
       meta: request.meta,
     };
     if (callStartChannel.hasSubscribers) callStartChannel.publish(this.start);

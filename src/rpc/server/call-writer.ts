@@ -17,12 +17,12 @@ export interface CallOutput extends ErrorFrameSink {
   stopWaiting(writer: CallWriter): void;
   /** Items one call may queue (no room, or no credit); past it the call fails with ERR_SLOW_CONSUMER. */
   readonly maxBufferedItems: number;
-  /** A pushed stream of one item is answered as one Reply (native, and when absent); under protosocket-rpc it stays a stream. */
-  readonly foldsSingleItemStreams?: boolean;
+  /** A pushed stream of one item is answered as one Reply (native); under protosocket-rpc it stays a stream. */
+  readonly foldsSingleItemStreams: boolean;
   /** Approximate payload bytes (payload-size.ts) one call may queue; past it the call fails with ERR_SLOW_CONSUMER. */
   readonly maxBufferedBytes: number;
-  /** Streamed items wait for the client's credit (native; and when absent). Under protosocket-rpc there is none: only the connection's room. */
-  readonly flowControlled?: boolean;
+  /** Streamed items wait for the client's credit (native). Under protosocket-rpc there is none: only the connection's room. */
+  readonly flowControlled: boolean;
 }
 
 /**
@@ -71,7 +71,7 @@ export abstract class CallWriter {
     readonly id: number,
     private readonly out: CallOutput,
   ) {
-    this.credit = out.flowControlled === false ? Infinity : STREAM_WINDOW;
+    this.credit = out.flowControlled ? STREAM_WINDOW : Infinity;
   }
 
   /** Closed: a terminal frame went out, or the call was cancelled or lost. Nothing more is sent. */
@@ -86,7 +86,7 @@ export abstract class CallWriter {
 
   /** A pushed stream of one item may be sent as one Reply (the connection's profile decides). */
   get foldsSingleItemStreams(): boolean {
-    return this.out.foldsSingleItemStreams !== false;
+    return this.out.foldsSingleItemStreams;
   }
 
   /** Items of this call are queued waiting for room or credit. */

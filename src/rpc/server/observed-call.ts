@@ -1,5 +1,5 @@
 import type { ObservedConnection } from '../../core/diagnostics.js';
-import { type CallOutcome, type ServerCallStartMessage, callStartChannel, outcomeOf, publishCallEnd } from '../diagnostics.js';
+import { callStartFields, type CallOutcome, type ServerCallStartMessage, callStartChannel, outcomeOf, publishCallEnd } from '../diagnostics.js';
 import { ControlCode } from '../wire/control-code.js';
 import type { RpcFrame } from '../wire/frame.js';
 import type { CallOwner, ServerCall } from './call.js';
@@ -28,7 +28,8 @@ export class ObservedServerCall implements CallOutput, CallOwner {
   private lastError: unknown;
   readonly maxBufferedItems: number;
   readonly maxBufferedBytes: number;
-  readonly flowControlled: boolean | undefined;
+  readonly flowControlled: boolean;
+  readonly foldsSingleItemStreams: boolean;
 
   constructor(
     private readonly out: CallOutput,
@@ -38,17 +39,14 @@ export class ObservedServerCall implements CallOutput, CallOwner {
   ) {
     this.start = {
       side: 'server',
-      connection,
-      id: request.id,
-      pattern: request.pattern ?? '',
-      timeoutMs: request.timeoutMs,
-      startTime: performance.now(),
+      ...callStartFields(connection, request),
       meta: request.meta,
       runInContext: undefined,
     };
     this.maxBufferedItems = out.maxBufferedItems;
     this.maxBufferedBytes = out.maxBufferedBytes;
     this.flowControlled = out.flowControlled;
+    this.foldsSingleItemStreams = out.foldsSingleItemStreams;
   }
 
   /** Publishes `call:start`, then runs the call inside the context its subscribers set, if any. */

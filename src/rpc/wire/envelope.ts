@@ -81,3 +81,12 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
+
+/** JSON text of a frame's field (`what`: 'payload', 'meta'), or a ProtocolError that says which field. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ProtocolError(`invalid JSON ${what}: ${messageOf(err)}`, { cause: err });
+  }
+}

@@ -1,10 +1,10 @@
 import { BoundedCache } from '../../core/bounded-cache.js';
 import { NEED_MORE, type Codec, type Decoder, type Encoder } from '../../core/codec.js';
-import { EncodeError, messageOf, ProtocolError } from '../../core/errors.js';
+import { EncodeError, ProtocolError } from '../../core/errors.js';
 import { LENGTH_PREFIX_BYTES, lengthPrefixedFrameSize, writeLengthPrefixed } from '../../core/length-prefixed.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
 import { type ControlCode } from './control-code.js';
-import { checkMeta, checkOutbound, invalidFrame, isControlCode, ownBytes, wireTimeout } from './envelope.js';
+import { checkMeta, checkOutbound, invalidFrame, isControlCode, ownBytes, parseJson, wireTimeout } from './envelope.js';
 import type { Metadata, RpcFrame } from './frame.js';
 
 /**
@@ -149,14 +149,6 @@ function readLength(buffer: Buffer, at: number, end: number, width: 2 | 4): numb
   const length = width === 2 ? buffer.readUInt16BE(at) : buffer.readUInt32BE(at);
   need(at + width + length, end);
   return length;
-}
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new ProtocolError(`invalid JSON ${what}: ${messageOf(err)}`, { cause: err });
-  }
 }
 
 function need(position: number, end: number): void {

@@ -4,7 +4,7 @@ import type { Codec } from '../../core/codec.js';
 import { messageOf, ProtocolError } from '../../core/errors.js';
 import type { OutboundBuffer } from '../../core/outbound-buffer.js';
 import type { Metadata, RpcFrame } from './frame.js';
-import { checkOutbound, invalidFrame, isCallId, isControlCode, ownBytes, wireTimeout } from './envelope.js';
+import { checkOutbound, invalidFrame, isCallId, isControlCode, ownBytes, parseJson, wireTimeout } from './envelope.js';
 import { ControlCode } from './control-code.js';
 import { isProfileCallId, profileInboundCode, checkProfileOutbound, withProtocolForms, type WireProtocol } from './profile.js';
 import { varintFrameSize, varintSize, writeVarint } from './varint.js';
@@ -286,7 +286,7 @@ function decodeContent(envelope: DecodedEnvelope, id: number, code: ControlCode,
   }
   let data: unknown;
   if (hasRaw) data = ownBytes(envelope.raw as Uint8Array);
-  else if (hasJson) data = parseJson(envelope.json as string);
+  else if (hasJson) data = parseJson(envelope.json as string, 'payload');
   else if (hasMessage) data = decodeAny(envelope.message as DecodedAny, root);
   return { id, code, pattern, data, timeoutMs, meta };
 }
@@ -366,7 +366,7 @@ function decodeProfileFrame(buffer: Buffer, start: number, end: number, root: pr
   const frame = decodeContent(envelope, id, code, root);
   if (hasError) {
     if (frame.data !== undefined) throw new ProtocolError('an envelope carries a payload or an error, not both');
-    frame.data = parseJson(envelope.error as string);
+    frame.data = parseJson(envelope.error as string, 'payload');
   }
   return frame;
 }
@@ -457,14 +457,6 @@ function toCallId(value: unknown): number {
 
 function isLong(value: unknown): value is protobuf.Long {
   return typeof value === 'object' && value !== null && typeof (value as protobuf.Long).low === 'number' && typeof (value as protobuf.Long).high === 'number';
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new ProtocolError(`invalid JSON payload: ${messageOf(err)}`, { cause: err });
-  }
 }
 
 /**

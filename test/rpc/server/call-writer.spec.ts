@@ -9,6 +9,7 @@ class FakeOutput implements CallOutput {
   writable = true;
   readonly waiting = new Set<CallWriter>();
   serializeError = defaultSerializeError;
+  readonly foldsSingleItemStreams = true;
 
   constructor(
     readonly maxBufferedItems = 4,
